@@ -1,0 +1,42 @@
+//! `gitiam`: the access-control proxy and its tools.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gitiam::cli;
+
+/// AWS-style identity and access control in front of any Git server.
+#[derive(Debug, Parser)]
+#[command(name = "gitiam", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve Git over HTTPS with SigV4 authentication and IAM authorization.
+    Serve(cli::serve::Args),
+    /// Write a working demo (config, user, policies, repository) and serve it.
+    Quickstart(cli::quickstart::Args),
+    /// Validate and simulate IAM policy files.
+    #[command(subcommand)]
+    Policy(cli::policy::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Quickstart(args) => cli::quickstart::run(args),
+        Command::Policy(command) => cli::policy::run(command),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("gitiam: {error:#}");
+            ExitCode::from(cli::EXIT_FAILURE)
+        }
+    }
+}

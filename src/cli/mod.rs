@@ -1,0 +1,9 @@
+//! Command-line front ends of the `gitiam` binary. Each subcommand lives in
+//! its own module and returns an [`std::process::ExitCode`]-compatible code.
+
+pub mod policy;
+pub mod quickstart;
+pub mod serve;
+
+/// Exit code for an error that no subcommand classified more precisely.
+pub const EXIT_FAILURE: u8 = 1;

@@ -1,0 +1,1 @@
+//! credential (being written).

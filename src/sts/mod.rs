@@ -1,0 +1,1 @@
+//! sts (being written).

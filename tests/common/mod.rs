@@ -1,0 +1,37 @@
+//! Helpers shared by the integration tests. Each test binary includes this
+//! module with `mod common;` and uses what it needs.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// True when running under CI (`CI=true`), where every external tool the
+/// tests use must be present: a missing tool fails the test instead of
+/// skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Returns true when `program` can be run (`program --version` exits 0).
+/// Outside CI a missing tool prints a skip message and returns false; under
+/// CI it panics, so a missing install step cannot pass silently.
+pub fn require_tool(test: &str, program: &str, args: &[&str]) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !ok {
+        assert!(!in_ci(), "{test}: required tool `{program}` is missing under CI=true");
+        eprintln!("SKIPPED {test}: `{program}` is not installed on this machine");
+    }
+    ok
+}
+
+/// Path of a binary built by Cargo for this package's integration tests.
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "gitiam" => PathBuf::from(env!("CARGO_BIN_EXE_gitiam")),
+        "git-credential-gitiam" => PathBuf::from(env!("CARGO_BIN_EXE_git-credential-gitiam")),
+        other => panic!("unknown binary {other}"),
+    }
+}
