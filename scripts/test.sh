@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what gitiam's tests need on a fresh Debian machine, then runs them.
+# This is the README's test command; `.ci/run` calls it and adds the lints.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v fcgiwrap >/dev/null || [ -x /usr/sbin/fcgiwrap ] || need_apt+=(fcgiwrap)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v gpg >/dev/null || need_apt+=(gnupg)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_apt[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# The AWS CLI v1 (with botocore) is an independent client in the interop tests.
+if ! aws --version >/dev/null 2>&1 || ! python3 -c 'import botocore' >/dev/null 2>&1; then
+  echo "installing the AWS CLI (v1) and botocore with pip"
+  python3 -m pip install --quiet awscli
+  command -v pyenv >/dev/null && pyenv rehash || true
+fi
+
+cargo test --locked --all-features "$@"
