@@ -1,0 +1,1 @@
+//! Standard SigV4 request verification (being written).
