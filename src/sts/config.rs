@@ -152,16 +152,16 @@ pub struct OidcProvider {
     pub jwks: JwksSource,
 }
 
+/// Keys fetched from a `jwks_url`, with the time they were fetched.
+pub type JwksCache = Arc<Mutex<Option<(Instant, Arc<JwkSet>)>>>;
+
 /// Where a provider's verification keys come from.
 #[derive(Debug, Clone)]
 pub enum JwksSource {
     /// Loaded from `jwks_file` at config load; reload picks up changes.
     Static(Arc<JwkSet>),
     /// Fetched from `jwks_url` on demand and cached for [`JWKS_URL_TTL`].
-    Url {
-        url: String,
-        cache: Arc<Mutex<Option<(Instant, Arc<JwkSet>)>>>,
-    },
+    Url { url: String, cache: JwksCache },
 }
 
 impl OidcProvider {
