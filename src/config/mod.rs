@@ -2,7 +2,7 @@
 //!
 //! Two layers, as with policies: [`raw`] is the TOML as written (with spans),
 //! [`load`] validates it into [`Config`] and loads every referenced policy
-//! through [`Policy::parse`]. Every error names `file:line:column`, so a bad
+//! through [`Policy::parse_as`]. Every error names `file:line:column`, so a bad
 //! edit is found in seconds, and a configuration is either entirely valid or
 //! rejected: reload relies on that to keep the last good one.
 //!
@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Policy, PolicyError, PolicyKind};
 
 pub use directory::{Account, Directory, Role, User};
 pub use secret::Secret;
@@ -223,7 +223,7 @@ struct Loader<'a> {
     text: &'a str,
     /// Policies by resolved path: a file used by many users is parsed once
     /// and shared.
-    policies: HashMap<PathBuf, Arc<Policy>>,
+    policies: HashMap<(PathBuf, bool), Arc<Policy>>,
 }
 
 impl Loader<'_> {
@@ -252,8 +252,9 @@ impl Loader<'_> {
         })?;
         let directory = self.directory(raw.accounts)?;
         let mut files = vec![path.to_path_buf()];
-        let mut policy_files: Vec<PathBuf> = self.policies.keys().cloned().collect();
+        let mut policy_files: Vec<PathBuf> = self.policies.keys().map(|(p, _)| p.clone()).collect();
         policy_files.sort();
+        policy_files.dedup();
         files.extend(policy_files);
         Ok(Config {
             path: path.to_path_buf(),
@@ -492,32 +493,46 @@ impl Loader<'_> {
         })
     }
 
-    fn policy(&mut self, reference: &Spanned<String>) -> Result<Arc<Policy>, ConfigError> {
+    /// Loads the policy file `reference` as an identity policy, or as a role
+    /// trust policy when `trust`.
+    fn policy(
+        &mut self,
+        reference: &Spanned<String>,
+        trust: bool,
+    ) -> Result<Arc<Policy>, ConfigError> {
         let path = self.resolve(reference.get_ref());
-        if let Some(p) = self.policies.get(&path) {
+        let cache_key = (path, trust);
+        if let Some(p) = self.policies.get(&cache_key) {
             return Ok(Arc::clone(p));
         }
-        let json = std::fs::read_to_string(&path).map_err(|e| {
+        let path = &cache_key.0;
+        let json = std::fs::read_to_string(path).map_err(|e| {
             self.err(
                 reference,
                 format!("cannot read policy file {}: {e}", path.display()),
             )
         })?;
         let (line, column) = line_column(self.text, reference.span().start);
-        let policy =
-            Policy::parse(reference.get_ref(), &json).map_err(|source| ConfigError::Policy {
+        let kind = if trust {
+            PolicyKind::Trust
+        } else {
+            PolicyKind::Identity
+        };
+        let policy = Policy::parse_as(reference.get_ref(), &json, kind).map_err(|source| {
+            ConfigError::Policy {
                 path: self.path.clone(),
                 line,
                 column,
                 source,
-            })?;
+            }
+        })?;
         let policy = Arc::new(policy);
-        self.policies.insert(path, Arc::clone(&policy));
+        self.policies.insert(cache_key, Arc::clone(&policy));
         Ok(policy)
     }
 
     fn policies(&mut self, refs: &[Spanned<String>]) -> Result<Vec<Arc<Policy>>, ConfigError> {
-        refs.iter().map(|r| self.policy(r)).collect()
+        refs.iter().map(|r| self.policy(r, false)).collect()
     }
 
     fn tags(&self, at: &Range<usize>, tags: &BTreeMap<String, String>) -> Result<(), ConfigError> {
@@ -659,7 +674,7 @@ impl Loader<'_> {
                         v
                     }
                 };
-                let trust_policy = self.policy(&r.trust_policy)?;
+                let trust_policy = self.policy(&r.trust_policy, true)?;
                 let policies = self.policies(&r.policies)?;
                 let arn = format!("arn:aws:iam::{id}:role/{name}");
                 let role = Arc::new(Role {
