@@ -1,1 +1,283 @@
-//! backend (being written).
+//! Forwarding an authorized Git request to where the repositories live:
+//! the embedded `git http-backend` ([`cgi`]) or any smart-HTTP server
+//! ([`upstream`]). Both stream in both directions and never buffer a pack;
+//! both fail with a [`BackendError`] whose [`status`](BackendError::status)
+//! (502 or 504) and [`public_message`](BackendError::public_message) are
+//! safe to send to the client.
+
+pub mod cgi;
+pub mod upstream;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+
+use crate::git::{BoxError, GitEndpoint, RepoName};
+
+pub use cgi::{CgiBackend, CgiConfig};
+pub use upstream::{UpstreamAuth, UpstreamBackend, UpstreamConfig};
+
+/// The body of a request handed to a backend.
+pub type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
+/// The body of a backend's response.
+pub type BackendBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Boxes any byte body (e.g. `hyper::body::Incoming` or a
+/// [`ReplayBody`](crate::git::ReplayBody)) as a [`RequestBody`].
+pub fn request_body<B>(body: B) -> RequestBody
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed_unsync()
+}
+
+/// An authorized request, reduced to what a backend needs.
+pub struct BackendRequest {
+    /// Account id owning the repository (12 digits).
+    pub account: String,
+    /// Repository name (validated).
+    pub repo: RepoName,
+    /// Which smart-HTTP endpoint; the backend builds path and query from it.
+    pub endpoint: GitEndpoint,
+    /// GET/HEAD for info/refs, POST for RPCs.
+    pub method: http::Method,
+    /// The client's request headers. Backends pick what they forward and
+    /// never forward `Authorization`.
+    pub headers: http::HeaderMap,
+    /// ARN of the authorized principal (CGI `REMOTE_USER`).
+    pub principal_arn: String,
+    /// Address of the client (CGI `REMOTE_ADDR`, `X-Forwarded-For`).
+    pub client_ip: IpAddr,
+    /// Scheme the client used (`X-Forwarded-Proto`), normally `https`.
+    pub client_scheme: &'static str,
+    /// The request body, streamed.
+    pub body: RequestBody,
+}
+
+impl std::fmt::Debug for BackendRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Headers are left out: they carry the client's credentials.
+        f.debug_struct("BackendRequest")
+            .field("account", &self.account)
+            .field("repo", &self.repo)
+            .field("endpoint", &self.endpoint)
+            .field("method", &self.method)
+            .field("principal_arn", &self.principal_arn)
+            .field("client_ip", &self.client_ip)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why forwarding failed. Messages name the failing step but never a
+/// credential, and never the upstream's own error text in
+/// [`public_message`](BackendError::public_message).
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// `git http-backend` could not be started.
+    #[error("starting the Git backend failed: {0}")]
+    Start(#[source] std::io::Error),
+    /// The upstream could not be reached.
+    #[error("connecting to the upstream Git server failed: {0}")]
+    Connect(#[source] BoxError),
+    /// No response (first byte) in time while the request was idle.
+    #[error("the Git backend did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The backend answered with something that is not a valid response
+    /// (bad CGI header block, broken HTTP).
+    #[error("the Git backend sent an invalid response: {0}")]
+    InvalidResponse(String),
+    /// The request cannot be expressed for this backend (bad account id,
+    /// URL that does not parse).
+    #[error("the request cannot be forwarded: {0}")]
+    BadRequest(String),
+}
+
+impl BackendError {
+    /// The status the proxy answers with: 504 for timeouts, 502 otherwise.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            BackendError::Timeout(_) => http::StatusCode::GATEWAY_TIMEOUT,
+            _ => http::StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// A short text for the client (git prints it as `remote: ...` or in
+    /// its error), without internal detail.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            BackendError::Start(_) => "gitiam: the Git backend could not be started",
+            BackendError::Connect(_) => "gitiam: the upstream Git server is unreachable",
+            BackendError::Timeout(_) => "gitiam: the Git backend did not answer in time",
+            BackendError::InvalidResponse(_) => "gitiam: the Git backend sent an invalid response",
+            BackendError::BadRequest(_) => "gitiam: the request cannot be forwarded",
+        }
+    }
+}
+
+/// Where authorized requests go.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// `git http-backend` run per request.
+    Cgi(CgiBackend),
+    /// Another smart-HTTP server.
+    Upstream(UpstreamBackend),
+}
+
+impl Backend {
+    /// Streams `request` to the backend and returns its response, whose body
+    /// streams too.
+    pub async fn forward(
+        &self,
+        request: BackendRequest,
+    ) -> Result<http::Response<BackendBody>, BackendError> {
+        match self {
+            Backend::Cgi(b) => b.forward(request).await,
+            Backend::Upstream(b) => b.forward(request).await,
+        }
+    }
+}
+
+impl From<CgiBackend> for Backend {
+    fn from(b: CgiBackend) -> Self {
+        Backend::Cgi(b)
+    }
+}
+
+impl From<UpstreamBackend> for Backend {
+    fn from(b: UpstreamBackend) -> Self {
+        Backend::Upstream(b)
+    }
+}
+
+/// Shared by both backends: waits for `response` but gives up when the
+/// request body has been idle for `timeout` (a large push keeps the request
+/// "active" as long as its bytes keep flowing, however long that takes).
+mod activity {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use hyper::body::{Body, Frame, SizeHint};
+    use tokio::time::Instant;
+
+    use super::{BackendError, RequestBody};
+    use crate::git::BoxError;
+
+    /// Milliseconds since `start` of the last request-body progress.
+    #[derive(Clone)]
+    pub(crate) struct Activity {
+        start: Instant,
+        last_ms: Arc<AtomicU64>,
+    }
+
+    impl Activity {
+        pub(crate) fn new() -> Self {
+            Self {
+                start: Instant::now(),
+                last_ms: Arc::new(AtomicU64::new(0)),
+            }
+        }
+
+        fn touch(&self) {
+            let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.last_ms.store(ms, Ordering::Relaxed);
+        }
+
+        fn last(&self) -> Instant {
+            self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+        }
+
+        /// Wraps `body` so reading it counts as activity.
+        pub(crate) fn track(&self, body: RequestBody) -> TrackedBody {
+            TrackedBody {
+                inner: body,
+                activity: self.clone(),
+            }
+        }
+
+        /// Awaits `fut`, failing with a timeout once nothing happened on the
+        /// request body for `timeout`.
+        pub(crate) async fn wait<F, T>(&self, timeout: Duration, fut: F) -> Result<T, BackendError>
+        where
+            F: std::future::Future<Output = T>,
+        {
+            let mut fut = std::pin::pin!(fut);
+            loop {
+                let deadline = self.last() + timeout;
+                tokio::select! {
+                    out = &mut fut => return Ok(out),
+                    _ = tokio::time::sleep_until(deadline) => {
+                        if self.last() + timeout <= Instant::now() {
+                            return Err(BackendError::Timeout(timeout));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A request body that records when it was last read from.
+    pub(crate) struct TrackedBody {
+        inner: RequestBody,
+        activity: Activity,
+    }
+
+    impl Body for TrackedBody {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            let poll = Pin::new(&mut self.inner).poll_frame(cx);
+            if poll.is_ready() {
+                self.activity.touch();
+            }
+            poll
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.inner.is_end_stream()
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            self.inner.size_hint()
+        }
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 section 7.6.1) plus those named in
+/// `Connection`; never forwarded in either direction.
+pub(crate) fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    let named: Vec<http::HeaderName> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| http::HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
