@@ -1,16 +1,498 @@
-//! `gitiam policy validate|simulate` (placeholder until the policy issue lands).
+//! `gitiam policy validate|simulate`: the tools for people editing policy
+//! files. `validate` checks files the way IAM Access Analyzer does;
+//! `simulate` decides one request like `aws iam simulate-custom-policy` and
+//! explains which statement decided.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::policy::arn::Arn;
+use crate::policy::{
+    Context, Decision, Effect, Policy, PolicyError, PolicyKind, PolicyLayer, PrincipalInfo,
+    Request, Severity, StatementTrace, evaluate, trace, validate,
+};
+
+/// Exit statuses of `gitiam policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// `validate`: every file is valid (warnings allowed). `simulate`: allowed.
+    Ok = 0,
+    /// `validate`: some file is invalid or unreadable.
+    Invalid = 1,
+    /// `simulate`: explicit or implicit deny.
+    Denied = 2,
+    /// `simulate`: a policy or the request itself is invalid.
+    BadInput = 3,
+}
+
+impl From<Exit> for u8 {
+    fn from(exit: Exit) -> u8 {
+        exit as u8
+    }
+}
+
+/// What a policy file is used as (`--kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    /// Guess per file: a trust policy when every statement has a Principal
+    /// and grants only sts: actions, otherwise an identity policy.
+    Auto,
+    /// Attached to a user, group or role (needs Resource, no Principal).
+    Identity,
+    /// A role trust policy (needs Principal, no Resource).
+    Trust,
+    /// A session policy passed to AssumeRole (like identity).
+    Session,
+}
+
+impl KindArg {
+    fn resolve(self, text: &str) -> PolicyKind {
+        match self {
+            KindArg::Auto => PolicyKind::guess(text),
+            KindArg::Identity => PolicyKind::Identity,
+            KindArg::Trust => PolicyKind::Trust,
+            KindArg::Session => PolicyKind::Session,
+        }
+    }
+}
 
 /// Subcommands of `gitiam policy`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Check policy files the way IAM Access Analyzer does.
-    Validate {
-        /// Policy files to check.
-        files: Vec<std::path::PathBuf>,
-    },
+    /// Check policy files the way IAM Access Analyzer does: JSON syntax
+    /// (file:line:column), unknown keys, bad Effect, missing or conflicting
+    /// elements, unknown condition operators, malformed ARNs, Principal in
+    /// identity policies, duplicate Sids (errors) and unknown codecommit:/sts:
+    /// actions (warnings, with the closest known name). Exit 0 when every file
+    /// is valid (warnings allowed), 1 otherwise; every file is checked.
+    Validate(ValidateArgs),
+    /// Decide one request against policy files, like `aws iam
+    /// simulate-custom-policy`. The first output line is `allowed`,
+    /// `explicitDeny` or `implicitDeny`; the following lines say which
+    /// statement decided and why. Exit 0 allowed, 2 denied, 3 invalid policy
+    /// or request.
+    Simulate(SimulateArgs),
+}
+
+/// Arguments of `gitiam policy validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Policy files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// What the files are used as; `auto` guesses per file (trust policy when
+    /// every statement has a Principal and grants only sts: actions).
+    #[arg(long, value_enum, default_value_t = KindArg::Auto)]
+    pub kind: KindArg,
+}
+
+/// Arguments of `gitiam policy simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// A policy file (repeatable; required). All `--policy` files form one
+    /// policy set: any of them may allow, any Deny wins.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policies: Vec<PathBuf>,
+    /// A session policy file (repeatable): a second set that must also allow,
+    /// as for an AssumeRole session with a session policy.
+    #[arg(long = "session-policy", value_name = "FILE")]
+    pub session_policies: Vec<PathBuf>,
+    /// A permissions boundary file (repeatable): another set that must also
+    /// allow.
+    #[arg(long = "boundary", value_name = "FILE")]
+    pub boundaries: Vec<PathBuf>,
+    /// The action to decide, e.g. codecommit:GitPush (required).
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// The resource ARN, e.g. arn:aws:codecommit:us-east-1:111122223333:MyRepo
+    /// (required).
+    #[arg(long, value_name = "ARN")]
+    pub resource: Option<String>,
+    /// The caller's ARN, matched by Principal/NotPrincipal (trust policies).
+    /// It also fills aws:PrincipalArn, aws:PrincipalAccount,
+    /// aws:PrincipalType and, for IAM users, aws:username, unless --context
+    /// sets them.
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
+    /// A condition key and value, e.g. codecommit:References=refs/heads/main.
+    /// Repeat a key to give it several values.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
+    /// Print one JSON object (decision, deciding statements, every
+    /// statement's trace, errors) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command; returns the process exit code.
-pub fn run(_command: Command) -> anyhow::Result<u8> {
-    Ok(1)
+pub fn run(command: Command) -> Result<u8> {
+    let exit = match command {
+        Command::Validate(args) => run_validate(&args),
+        Command::Simulate(args) => run_simulate(&args),
+    };
+    Ok(exit.into())
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn run_validate(args: &ValidateArgs) -> Exit {
+    let mut out = String::new();
+    let (mut invalid, mut errors, mut warnings) = (0usize, 0usize, 0usize);
+    for path in &args.files {
+        let name = display(path);
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                let _ = writeln!(out, "{name}: error: cannot read: {e}");
+                invalid += 1;
+                errors += 1;
+                continue;
+            }
+        };
+        let kind = args.kind.resolve(&text);
+        let findings = validate(&text, &name, kind);
+        let file_errors = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        for finding in &findings {
+            match finding.location {
+                Some((line, column)) => {
+                    let _ = writeln!(out, "{name}:{line}:{column}: {}", finding.message);
+                }
+                None => {
+                    let _ = writeln!(out, "{name}: {finding}");
+                }
+            }
+        }
+        if file_errors == 0 {
+            let _ = writeln!(out, "{name}: ok ({} policy)", kind.name());
+        } else {
+            invalid += 1;
+        }
+        errors += file_errors;
+        warnings += findings.len() - file_errors;
+    }
+    let files = args.files.len();
+    let _ = writeln!(
+        out,
+        "{files} file{} checked: {} valid, {invalid} invalid ({errors} error{}, {warnings} warning{})",
+        plural(files),
+        files - invalid,
+        plural(errors),
+        plural(warnings)
+    );
+    print!("{out}");
+    if invalid == 0 {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Reads and parses policy files for `simulate`; `Err` carries the messages.
+fn load(paths: &[PathBuf]) -> Result<Vec<Arc<Policy>>, Vec<String>> {
+    let mut policies = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        let name = display(path);
+        match std::fs::read_to_string(path) {
+            Err(e) => problems.push(format!("{name}: cannot read: {e}")),
+            Ok(text) => match Policy::parse_as(&name, &text, PolicyKind::guess(&text)) {
+                Ok(p) => policies.push(Arc::new(p)),
+                Err(e @ PolicyError::Syntax { .. }) => problems.push(e.to_string()),
+                Err(e) => problems.extend(e.to_string().lines().map(str::to_string)),
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok(policies)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Builds the request context from `--context` and `--principal`.
+fn build_context(
+    args: &SimulateArgs,
+    principal: Option<&PrincipalInfo>,
+) -> Result<Context, String> {
+    let mut context = Context::new();
+    for entry in &args.context {
+        match entry.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => context.insert(key.trim(), value),
+            _ => return Err(format!("--context \"{entry}\": expected KEY=VALUE")),
+        }
+    }
+    if let Some(p) = principal {
+        let mut fill = |key: &str, value: &str| {
+            if !context.contains(key) {
+                context.insert(key, value);
+            }
+        };
+        fill("aws:PrincipalArn", &p.arn);
+        fill("aws:PrincipalAccount", &p.account);
+        if let Some(arn) = Arn::parse(&p.arn) {
+            let kind = match (
+                arn.service,
+                arn.resource.split('/').next().unwrap_or_default(),
+            ) {
+                (_, "root") => Some("Account"),
+                ("iam", "user") => Some("User"),
+                ("sts", "assumed-role") => Some("AssumedRole"),
+                ("sts", "federated-user") => Some("FederatedUser"),
+                ("iam", "oidc-provider" | "saml-provider") => Some("WebIdentityUser"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                fill("aws:PrincipalType", kind);
+            }
+            if kind == Some("User")
+                && let Some(name) = arn.resource.rsplit('/').next()
+            {
+                fill("aws:username", name);
+            }
+        }
+    }
+    Ok(context)
+}
+
+fn bad_input(problems: &[String]) -> Exit {
+    for p in problems {
+        eprintln!("gitiam policy simulate: {p}");
+    }
+    Exit::BadInput
+}
+
+fn run_simulate(args: &SimulateArgs) -> Exit {
+    let mut problems = Vec::new();
+    if args.policies.is_empty() {
+        problems.push("--policy FILE is required".to_string());
+    }
+    let action = args.action.as_deref().unwrap_or_default();
+    match action.split_once(':') {
+        _ if args.action.is_none() => problems.push("--action is required".to_string()),
+        Some((service, name)) if !service.is_empty() && !name.is_empty() => {}
+        _ => problems.push(format!(
+            "--action \"{action}\": expected SERVICE:ACTION such as codecommit:GitPush"
+        )),
+    }
+    let resource = args.resource.as_deref().unwrap_or_default();
+    if args.resource.is_none() {
+        problems.push("--resource is required".to_string());
+    } else if resource != "*" && Arn::parse(resource).is_none() {
+        problems.push(format!(
+            "--resource \"{resource}\": expected an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)"
+        ));
+    }
+    let principal = match args
+        .principal
+        .as_deref()
+        .map(|p| (p, PrincipalInfo::from_arn(p)))
+    {
+        None => None,
+        Some((_, Some(info))) => Some(info),
+        Some((text, None)) => {
+            problems.push(format!("--principal \"{text}\": expected an ARN"));
+            None
+        }
+    };
+    let context = match build_context(args, principal.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            problems.push(e);
+            Context::new()
+        }
+    };
+    let mut sets = Vec::new();
+    for paths in [&args.policies, &args.session_policies, &args.boundaries] {
+        if paths.is_empty() {
+            continue;
+        }
+        match load(paths) {
+            Ok(policies) => sets.push(policies),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if !problems.is_empty() {
+        return bad_input(&problems);
+    }
+
+    let layers: Vec<PolicyLayer<'_>> = sets.iter().map(|s| PolicyLayer::new(s)).collect();
+    let request = Request {
+        action,
+        resource,
+        principal: principal.as_ref(),
+        context: &context,
+    };
+    let evaluation = evaluate(&layers, &request);
+    let traces = trace(&layers, &request);
+    let layer_names = layer_names(args);
+
+    if args.json {
+        print_json(args, &request, &evaluation, &traces, &layer_names);
+    } else {
+        print_text(&request, &evaluation, &traces, &layer_names);
+    }
+    if evaluation.decision.is_allowed() {
+        Exit::Ok
+    } else {
+        Exit::Denied
+    }
+}
+
+fn layer_names(args: &SimulateArgs) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    for (paths, name) in [
+        (&args.policies, "policies"),
+        (&args.session_policies, "session policies"),
+        (&args.boundaries, "permissions boundary"),
+    ] {
+        if !paths.is_empty() {
+            names.push(name);
+        }
+    }
+    names
+}
+
+fn explain(t: &StatementTrace, request: &Request<'_>) -> Vec<String> {
+    let yes = |b: bool| if b { "matches" } else { "does not match" };
+    let mut lines = vec![
+        format!("action {} {}", request.action, yes(t.action)),
+        format!("resource {} {}", request.resource, yes(t.resource)),
+    ];
+    if let Some(p) = t.principal {
+        let who = request
+            .principal
+            .map_or("(no principal)", |p| p.arn.as_str());
+        lines.push(format!("principal {who} {}", yes(p)));
+    }
+    for c in &t.conditions {
+        let request = match &c.request_values {
+            None => format!("{} is absent", c.key),
+            Some(values) => format!("{} = {values:?}", c.key),
+        };
+        lines.push(format!(
+            "condition {}: {} ({request})",
+            c.condition, c.holds
+        ));
+    }
+    lines
+}
+
+fn print_text(
+    request: &Request<'_>,
+    evaluation: &crate::policy::Evaluation,
+    traces: &[StatementTrace],
+    layer_names: &[&str],
+) {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", evaluation.decision);
+    let deciding = |effect: Effect| {
+        traces
+            .iter()
+            .filter(move |t| t.applies && t.effect == effect)
+    };
+    match evaluation.decision {
+        Decision::ExplicitDeny | Decision::Allowed => {
+            let (effect, verb) = if evaluation.decision == Decision::Allowed {
+                (Effect::Allow, "allowed by")
+            } else {
+                (Effect::Deny, "denied by")
+            };
+            for t in deciding(effect) {
+                let _ = writeln!(out, "{verb} {} ({})", t.statement, t.effect);
+                for line in explain(t, request) {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+        }
+        Decision::ImplicitDeny => {
+            if layer_names.len() > 1 {
+                for i in &evaluation.layers_without_allow {
+                    let name = layer_names.get(*i).copied().unwrap_or("policies");
+                    let _ = writeln!(
+                        out,
+                        "no statement in the {name} allows {} on {}",
+                        request.action, request.resource
+                    );
+                }
+            } else {
+                let _ = writeln!(
+                    out,
+                    "no statement allows {} on {}",
+                    request.action, request.resource
+                );
+            }
+            let near: Vec<&StatementTrace> = traces
+                .iter()
+                .filter(|t| t.effect == Effect::Allow && t.action && !t.applies)
+                .collect();
+            for t in near {
+                let _ = writeln!(out, "not applicable: {} ({})", t.statement, t.effect);
+                for line in explain(t, request) {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+        }
+    }
+    for e in &evaluation.errors {
+        let _ = writeln!(out, "note: {e}");
+    }
+    print!("{out}");
+}
+
+fn print_json(
+    args: &SimulateArgs,
+    request: &Request<'_>,
+    evaluation: &crate::policy::Evaluation,
+    traces: &[StatementTrace],
+    layer_names: &[&str],
+) {
+    let context: serde_json::Map<String, serde_json::Value> = request
+        .context
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+        .collect();
+    let statements: Vec<serde_json::Value> = traces
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "layer": layer_names.get(t.layer).copied().unwrap_or("policies"),
+                "policy": t.statement.policy,
+                "statement": t.statement.statement,
+                "effect": t.effect.to_string(),
+                "actionMatches": t.action,
+                "resourceMatches": t.resource,
+                "principalMatches": t.principal,
+                "conditions": t.conditions.iter().map(|c| serde_json::json!({"condition": c.condition, "key": c.key, "requestValues": c.request_values, "holds": c.holds})).collect::<Vec<_>>(),
+                "applies": t.applies,
+            })
+        })
+        .collect();
+    let value = serde_json::json!({
+        "decision": evaluation.decision.as_str(),
+        "action": request.action,
+        "resource": request.resource,
+        "principal": args.principal,
+        "context": context,
+        "deciding": evaluation.deciding.iter().map(|s| serde_json::json!({"policy": s.policy, "statement": s.statement})).collect::<Vec<_>>(),
+        "layersWithoutAllow": evaluation.layers_without_allow.iter().map(|i| layer_names.get(*i).copied().unwrap_or("policies")).collect::<Vec<_>>(),
+        "statements": statements,
+        "errors": evaluation.errors,
+    });
+    match serde_json::to_string_pretty(&value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("gitiam policy simulate: {e}"),
+    }
 }

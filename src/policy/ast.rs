@@ -1064,6 +1064,22 @@ fn build_conditions(
         return None;
     };
     let substitute = b.version.substitutes_variables();
+    // Keys that a `"Null": {"key": "false"}` in this block requires to be
+    // present: `ForAllValues` over them cannot be vacuously true.
+    let required_present: Vec<String> = operators
+        .iter()
+        .filter(|(op, _)| op == "Null")
+        .filter_map(|(_, keys)| match keys {
+            Json::Object(keys) => Some(keys),
+            _ => None,
+        })
+        .flatten()
+        .filter(|(_, v)| {
+            v.scalar_text()
+                .is_some_and(|t| t.eq_ignore_ascii_case("false"))
+        })
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
     let mut out = Vec::new();
     let mut ok = true;
     for (op_name, keys) in operators {
@@ -1076,15 +1092,6 @@ fn build_conditions(
                 continue;
             }
         };
-        if operator.set == SetQualifier::ForAllValues
-            && effect == Some(Effect::Allow)
-            && !operator.base.is_negated()
-        {
-            b.warning(
-                &field,
-                "ForAllValues with Allow is true when the key is absent or empty: it can allow more than intended",
-            );
-        }
         let Json::Object(keys) = keys else {
             b.error(
                 &field,
@@ -1117,6 +1124,16 @@ fn build_conditions(
                 ok = false;
                 continue;
             };
+            if operator.set == SetQualifier::ForAllValues
+                && effect == Some(Effect::Allow)
+                && !operator.base.is_negated()
+                && !required_present.contains(&key.to_ascii_lowercase())
+            {
+                b.warning(
+                    &key_field,
+                    format!("ForAllValues with Allow is true when \"{key}\" is absent or empty: add \"Null\": {{\"{key}\": \"false\"}} or it can allow more than intended"),
+                );
+            }
             match Condition::new(operator, key, &values, substitute) {
                 Ok(c) => out.push(c),
                 Err(e) => {

@@ -301,10 +301,23 @@ pub struct StatementTrace {
     /// The `Principal`/`NotPrincipal` element covers the caller (`None`:
     /// the statement has neither).
     pub principal: Option<bool>,
-    /// Each condition, as written, and whether it holds.
-    pub conditions: Vec<(String, bool)>,
+    /// Each condition and whether it holds.
+    pub conditions: Vec<ConditionTrace>,
     /// All of the above hold: the statement applies.
     pub applies: bool,
+}
+
+/// One condition of a [`StatementTrace`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionTrace {
+    /// The condition as written: `StringEquals {"aws:username": "alice"}`.
+    pub condition: String,
+    /// Its key.
+    pub key: String,
+    /// The key's values in the request (`None`: absent).
+    pub request_values: Option<Vec<String>>,
+    /// Whether it holds.
+    pub holds: bool,
 }
 
 /// Every statement of every layer with how it relates to `request` (all
@@ -319,15 +332,20 @@ pub fn trace(layers: &[PolicyLayer<'_>], request: &Request<'_>) -> Vec<Statement
             let principal = statement
                 .has_principal()
                 .then(|| statement.matches_principal(request.principal));
-            let conditions: Vec<(String, bool)> = statement
+            let conditions: Vec<ConditionTrace> = statement
                 .conditions()
                 .iter()
-                .map(|c| (c.to_string(), c.evaluate(request.context, &mut errors)))
+                .map(|c| ConditionTrace {
+                    condition: c.to_string(),
+                    key: c.key().to_string(),
+                    request_values: request.context.get(c.key()).map(<[String]>::to_vec),
+                    holds: c.evaluate(request.context, &mut errors),
+                })
                 .collect();
             let applies = action
                 && resource
                 && principal != Some(false)
-                && conditions.iter().all(|(_, ok)| *ok);
+                && conditions.iter().all(|c| c.holds);
             out.push(StatementTrace {
                 layer: i,
                 statement: StatementRef::of(policy, statement),

@@ -35,8 +35,8 @@ mod actions;
 pub use ast::{Effect, Policy, PolicyError, Statement, Version};
 pub use context::Context;
 pub use eval::{
-    Decision, Evaluation, PolicyLayer, PrincipalInfo, Request, StatementRef, StatementTrace,
-    evaluate, trace,
+    ConditionTrace, Decision, Evaluation, PolicyLayer, PrincipalInfo, Request, StatementRef,
+    StatementTrace, evaluate, trace,
 };
 pub use index::PolicyIndex;
 pub use validate::{Finding, PolicyKind, Severity, validate};
