@@ -1,10 +1,79 @@
-//! `gitiam serve` (placeholder until its issue lands).
+//! `gitiam serve`: load and validate the configuration, then run the proxy
+//! until SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::config;
+use crate::proxy::{self, ServeOptions};
+
+/// Exit codes of `gitiam serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Served and shut down cleanly.
+    Ok = 0,
+    /// The server could not start (TLS, bind, backend, key file).
+    StartFailed = 1,
+    /// The configuration or a policy file is invalid.
+    BadConfig = 2,
+}
 
 /// Arguments of `gitiam serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Configuration file (TOML); relative paths in it resolve from its folder.
+    #[arg(long, short = 'c', value_name = "FILE", default_value = "gitiam.toml")]
+    pub config: PathBuf,
+    /// Address to listen on, overriding `[server] listen` (port 0 picks a
+    /// free port; the real one is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
 
 /// Runs the command; returns the process exit code.
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    Ok(1)
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    init_logging();
+    let config = match config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gitiam: {e}");
+            return Ok(Exit::BadConfig as u8);
+        }
+    };
+    serve_config(config, args.config, args.listen)
+}
+
+/// Serves an already loaded `config` (also used by `gitiam quickstart`).
+pub fn serve_config(
+    config: config::Config,
+    config_path: PathBuf,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gitiam")
+        .build()?;
+    let options = ServeOptions {
+        config_path,
+        listen,
+    };
+    match runtime.block_on(proxy::serve(config, options)) {
+        Ok(()) => Ok(Exit::Ok as u8),
+        Err(e) => {
+            eprintln!("gitiam: {e}");
+            Ok(Exit::StartFailed as u8)
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `GITIAM_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GITIAM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }

@@ -198,10 +198,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    let base = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
+    // Absolute, so that paths in logs and the generated certificate's
+    // location do not depend on the working directory.
+    let base = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
     load_str(path, &base, &text)
 }
 

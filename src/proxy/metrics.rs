@@ -1,0 +1,264 @@
+//! Prometheus metrics of the proxy, rendered as text on `GET /metrics`:
+//! requests by action, decision and status, request latency, the time spent
+//! deciding, bytes in and out, open connections and configuration reloads.
+//!
+//! Hand-rolled (a few atomics and one small map) rather than a metrics
+//! crate: the set is fixed and small.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the request latency histogram.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
+];
+/// Upper bounds (seconds) of the authorization-decision histogram.
+const DECISION_BUCKETS: [f64; 8] = [
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.01,
+];
+
+/// A cumulative histogram with fixed buckets.
+struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            if secs <= *bound {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+/// Label set of `gitiam_requests_total`.
+type RequestKey = (&'static str, &'static str, u16);
+
+/// The proxy's metrics.
+pub struct Metrics {
+    requests: Mutex<BTreeMap<RequestKey, u64>>,
+    latency: Histogram,
+    decision: Histogram,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    connections_open: AtomicU64,
+    connections_total: AtomicU64,
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: Mutex::new(BTreeMap::new()),
+            latency: Histogram::new(&LATENCY_BUCKETS),
+            decision: Histogram::new(&DECISION_BUCKETS),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+            connections_total: AtomicU64::new(0),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Records one finished request.
+    pub fn request(
+        &self,
+        action: &'static str,
+        decision: &'static str,
+        status: u16,
+        duration: Duration,
+        bytes_in: u64,
+        bytes_out: u64,
+    ) {
+        if let Ok(mut map) = self.requests.lock() {
+            *map.entry((action, decision, status)).or_insert(0) += 1;
+        }
+        self.latency.observe(duration);
+        self.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
+    }
+
+    /// Records the time one authorization decision took.
+    pub fn decision_time(&self, d: Duration) {
+        self.decision.observe(d);
+    }
+
+    /// A connection was accepted.
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection ended.
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A reload finished.
+    pub fn reload(&self, ok: bool) {
+        let c = if ok {
+            &self.reloads_ok
+        } else {
+            &self.reloads_failed
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP gitiam_requests_total Requests by action, decision and status.\n");
+        out.push_str("# TYPE gitiam_requests_total counter\n");
+        if let Ok(map) = self.requests.lock() {
+            for ((action, decision, status), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "gitiam_requests_total{{action=\"{action}\",decision=\"{decision}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        self.latency.render(
+            &mut out,
+            "gitiam_request_duration_seconds",
+            "Time from request head to the end of the response body.",
+        );
+        self.decision.render(
+            &mut out,
+            "gitiam_decision_duration_seconds",
+            "Time spent evaluating policies for one request.",
+        );
+        let counters = [
+            (
+                "gitiam_received_bytes_total",
+                "Request body bytes received.",
+                &self.bytes_in,
+            ),
+            (
+                "gitiam_sent_bytes_total",
+                "Response body bytes sent.",
+                &self.bytes_out,
+            ),
+            (
+                "gitiam_connections_total",
+                "Connections accepted.",
+                &self.connections_total,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP gitiam_connections_open Connections being served.\n# TYPE gitiam_connections_open gauge\ngitiam_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP gitiam_config_reloads_total Configuration reloads by result.\n# TYPE gitiam_config_reloads_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "gitiam_config_reloads_total{{result=\"ok\"}} {}",
+            self.reloads_ok.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "gitiam_config_reloads_total{{result=\"error\"}} {}",
+            self.reloads_failed.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.request("GitPull", "allowed", 200, Duration::from_millis(3), 10, 20);
+        m.request(
+            "GitPush",
+            "explicitDeny",
+            200,
+            Duration::from_millis(30),
+            5,
+            7,
+        );
+        m.decision_time(Duration::from_micros(7));
+        m.reload(false);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "gitiam_requests_total{action=\"GitPull\",decision=\"allowed\",status=\"200\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("gitiam_request_duration_seconds_bucket{le=\"0.005\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gitiam_request_duration_seconds_count 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gitiam_decision_duration_seconds_bucket{le=\"0.00001\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("gitiam_received_bytes_total 15"), "{text}");
+        assert!(
+            text.contains("gitiam_config_reloads_total{result=\"error\"} 1"),
+            "{text}"
+        );
+    }
+}
