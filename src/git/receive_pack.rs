@@ -135,7 +135,7 @@ impl std::fmt::Display for ObjectId {
 }
 
 /// What a ref update does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RefUpdateKind {
     /// Old oid is zero.
     Create,

@@ -1,6 +1,16 @@
 //! Helpers shared by the integration tests. Each test binary includes this
 //! module with `mod common;` and uses what it needs.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+pub mod git_server;
+pub mod nginx;
+pub mod server;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,7 +31,10 @@ pub fn require_tool(test: &str, program: &str, args: &[&str]) -> bool {
         .output()
         .is_ok_and(|out| out.status.success());
     if !ok {
-        assert!(!in_ci(), "{test}: required tool `{program}` is missing under CI=true");
+        assert!(
+            !in_ci(),
+            "{test}: required tool `{program}` is missing under CI=true"
+        );
         eprintln!("SKIPPED {test}: `{program}` is not installed on this machine");
     }
     ok

@@ -1,0 +1,255 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+//! The embedded backend (`git http-backend` as CGI) driven by the real
+//! `git` through a plain-HTTP test server: clone over protocol v0 and v2,
+//! push with `REMOTE_USER` set, and pushes refused with the library's
+//! receive-pack report, which real git must print as `[remote rejected]`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::git_server::{self, GitServer, bare_repo, cgi_backend, git, git_ok, rev, work_tree};
+use gitiam::git::RefDenial;
+
+fn have_git(test: &str) -> bool {
+    common::require_tool(test, "git", &["--version"])
+}
+
+/// A server over a fresh repos dir with repository `demo` holding one
+/// commit on `main` (pushed through the server itself).
+fn setup(deny: Option<git_server::DenyRule>) -> (tempfile::TempDir, GitServer, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let repos = tmp.path().join("repos");
+    let bare = bare_repo(&repos, "demo", &[]);
+    let server = GitServer::start(cgi_backend(&repos), deny);
+    let src = tmp.path().join("src");
+    work_tree(&src, &server.url("demo"), &[]);
+    git_ok(&src, &["push", "-q", "origin", "main"]);
+    (tmp, server, bare)
+}
+
+#[test]
+fn clone_v0_and_v2_and_push() {
+    if !have_git("clone_v0_and_v2_and_push") {
+        return;
+    }
+    let (tmp, server, bare) = setup(None);
+    let head = rev(&bare, "refs/heads/main").expect("push through CGI created main");
+
+    for (i, version) in ["0", "2"].iter().enumerate() {
+        let dest = tmp.path().join(format!("clone{i}"));
+        let out = git_server::git_env(
+            tmp.path(),
+            &[
+                "-c",
+                &format!("protocol.version={version}"),
+                "clone",
+                "-q",
+                &server.url("demo"),
+                dest.to_str().unwrap(),
+            ],
+            &[("GIT_TRACE_PACKET", "1")],
+        );
+        assert!(
+            out.status.success(),
+            "clone v{version}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let trace = String::from_utf8_lossy(&out.stderr);
+        if *version == "2" {
+            assert!(
+                trace.contains("version 2"),
+                "v2 was not negotiated:\n{trace}"
+            );
+        } else {
+            assert!(
+                !trace.contains("packet:          git< version 2"),
+                "v0 clone used v2"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(dest.join("README")).unwrap(),
+            "hello\n"
+        );
+        assert_eq!(git_ok(&dest, &["rev-parse", "HEAD"]).trim(), head);
+    }
+
+    // Push a new commit and a new branch from a clone.
+    let work = tmp.path().join("clone0");
+    git_ok(&bare, &["config", "core.logAllRefUpdates", "always"]);
+    git_server::commit_file(&work, "file.txt", b"more\n", "second");
+    git_ok(
+        &work,
+        &["push", "-q", "origin", "main", "main:refs/heads/feature"],
+    );
+    let new = git_ok(&work, &["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(rev(&bare, "refs/heads/main").as_deref(), Some(new.as_str()));
+    assert_eq!(
+        rev(&bare, "refs/heads/feature").as_deref(),
+        Some(new.as_str())
+    );
+
+    // Fetch over v2 sees it.
+    let other = tmp.path().join("clone1");
+    git_ok(
+        &other,
+        &["-c", "protocol.version=2", "pull", "-q", "--ff-only"],
+    );
+    assert_eq!(git_ok(&other, &["rev-parse", "HEAD"]).trim(), new);
+
+    // The pusher's identity reached receive-pack: http-backend derives the
+    // reflog committer from REMOTE_USER.
+    let log = std::fs::read_to_string(bare.join("logs/refs/heads/feature")).unwrap();
+    assert!(log.contains(git_server::PRINCIPAL), "reflog: {log}");
+}
+
+#[test]
+fn missing_repository_is_not_found() {
+    if !have_git("missing_repository_is_not_found") {
+        return;
+    }
+    let (tmp, server, _bare) = setup(None);
+    let out = git(tmp.path(), &["ls-remote", &server.url("nope")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not found") || err.contains("404"), "{err}");
+}
+
+fn deny_main() -> git_server::DenyRule {
+    Arc::new(|push: &gitiam::git::PushRequest| {
+        push.commands
+            .iter()
+            .filter(|c| c.name == "refs/heads/main")
+            .map(|c| RefDenial {
+                name: c.name.clone(),
+                reason: "denied by policy alice.json statement DenyMain".to_owned(),
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn denied_push_is_reported_like_git() {
+    if !have_git("denied_push_is_reported_like_git") {
+        return;
+    }
+    // Seed the repository without the rule, then serve it with the rule.
+    let (tmp, seed_server, bare) = setup(None);
+    drop(seed_server);
+    let server = GitServer::start(cgi_backend(&tmp.path().join("repos")), Some(deny_main()));
+    let before = rev(&bare, "refs/heads/main").unwrap();
+
+    let work = tmp.path().join("src");
+    git_ok(&work, &["remote", "set-url", "origin", &server.url("demo")]);
+    git_server::commit_file(&work, "x.txt", b"x\n", "denied change");
+
+    // Default client: report-status-v2 + side-band-64k.
+    let out = git(&work, &["push", "origin", "main"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "! [remote rejected] main -> main (denied by policy alice.json statement DenyMain)"
+        ),
+        "{err}"
+    );
+    assert_eq!(rev(&bare, "refs/heads/main").unwrap(), before);
+
+    // Two refs, one denied: neither is applied, the other names the reason.
+    let out = git(&work, &["push", "origin", "main", "main:refs/heads/topic"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("! [remote rejected] main -> main (denied by policy"),
+        "{err}"
+    );
+    assert!(
+        err.contains("! [remote rejected] main -> topic (push refused: another ref was denied)"),
+        "{err}"
+    );
+    assert_eq!(rev(&bare, "refs/heads/topic"), None);
+
+    // Old report-status (v1) without side-band, as older clients send.
+    let out = git(
+        &work,
+        &[
+            "-c",
+            "transfer.advertiseSID=false",
+            "push",
+            "--porcelain",
+            "origin",
+            "main",
+        ],
+    );
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("!\trefs/heads/main:refs/heads/main\t[remote rejected] (denied by policy"),
+        "{stdout}"
+    );
+
+    // Deleting main is denied too; allowed refs still go through.
+    let out = git(&work, &["push", "origin", ":main"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[remote rejected] main (denied by policy")
+    );
+    assert_eq!(rev(&bare, "refs/heads/main").unwrap(), before);
+    git_ok(&work, &["push", "-q", "origin", "main:refs/heads/allowed"]);
+    assert!(rev(&bare, "refs/heads/allowed").is_some());
+
+    // Every push above was parsed and recorded by the inspector.
+    let pushes = server.pushes();
+    assert!(pushes.iter().any(|p| p.commands.len() == 2));
+    assert!(
+        pushes
+            .iter()
+            .all(|p| p.capabilities.report_status() || p.capabilities.report_status_v2())
+    );
+}
+
+#[test]
+fn large_push_streams_through() {
+    if !have_git("large_push_streams_through") {
+        return;
+    }
+    let (tmp, server, bare) = setup(None);
+    let work = tmp.path().join("src");
+    // 8 MiB of incompressible data: larger than http.postBuffer, so git
+    // probes with `0000` and then streams a chunked body.
+    let mut data = vec![0u8; 8 << 20];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    git_server::commit_file(&work, "blob.bin", &data, "big");
+    server.clear();
+    git_ok(&work, &["push", "-q", "origin", "main"]);
+    let head = git_ok(&work, &["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(
+        rev(&bare, "refs/heads/main").as_deref(),
+        Some(head.as_str())
+    );
+    let pushes = server.pushes();
+    assert!(
+        pushes.first().is_some_and(|p| p.is_probe),
+        "no probe: {pushes:?}"
+    );
+    assert_eq!(pushes.last().unwrap().commands.len(), 1);
+
+    // And back out through a clone.
+    let dest = tmp.path().join("big-clone");
+    git_ok(
+        tmp.path(),
+        &["clone", "-q", &server.url("demo"), dest.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(dest.join("blob.bin")).unwrap(), data);
+}
