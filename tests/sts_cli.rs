@@ -1,0 +1,861 @@
+//! The STS API of `gitiam serve` driven by the real AWS CLI v1 (botocore):
+//! GetCallerIdentity, cross-account AssumeRole, refusals, role chaining,
+//! expired and tampered tokens, two servers sharing a key file, and
+//! AssumeRoleWithWebIdentity with a locally generated RSA key pair.
+//!
+//! Each test starts its own `gitiam serve` on 127.0.0.1 (self-signed TLS,
+//! trusted by the CLI through `AWS_CA_BUNDLE`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+const DEV: &str = "111122223333";
+const PROD: &str = "444455556666";
+const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-key-0123456789abcdef");
+const BOB: (&str, &str) = ("AKIABOB0000000000001", "bob-secret-key-0123456789abcdef00");
+const OPS: (&str, &str) = ("AKIAOPS0000000000001", "ops-secret-key-0123456789abcdef00");
+const OIDC_HOST: &str = "token.example.test";
+
+/// Credentials as the AWS CLI takes them from the environment.
+#[derive(Clone, Debug)]
+struct Creds {
+    akid: String,
+    secret: String,
+    token: Option<String>,
+}
+
+impl Creds {
+    fn long_term((akid, secret): (&str, &str)) -> Self {
+        Self {
+            akid: akid.into(),
+            secret: secret.into(),
+            token: None,
+        }
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Writes the two accounts' configuration and policies into `dir`.
+/// `state` names the state folder (two servers use two); the key file is
+/// shared at `shared/sts-keys.json`. `oidc` adds the OIDC provider.
+fn write_config(dir: &Path, state: &str, oidc: bool) -> PathBuf {
+    write(
+        dir,
+        "policies/alice.json",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"AssumeProdRoles","Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"],"Resource":"arn:aws:iam::{PROD}:role/*"}},
+  {{"Sid":"OwnRepos","Effect":"Allow","Action":"codecommit:*","Resource":"arn:aws:codecommit:us-east-1:{DEV}:*"}}]}}"#
+        ),
+    );
+    write(
+        dir,
+        "policies/deployer.json",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"App","Effect":"Allow","Action":["codecommit:GitPull","codecommit:GitPush"],"Resource":"arn:aws:codecommit:us-east-1:{PROD}:app"}},
+  {{"Sid":"Chain","Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::{PROD}:role/chained"}}]}}"#
+        ),
+    );
+    let trust = |principal: &str, condition: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Trust","Effect":"Allow","Principal":{principal},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]{condition}}}]}}"#
+        )
+    };
+    write(
+        dir,
+        "policies/deployer-trust.json",
+        &trust(&format!(r#"{{"AWS":"{DEV}"}}"#), ""),
+    );
+    write(
+        dir,
+        "policies/partner-trust.json",
+        &trust(
+            &format!(r#"{{"AWS":"arn:aws:iam::{DEV}:root"}}"#),
+            r#","Condition":{"StringEquals":{"sts:ExternalId":"ext-123"}}"#,
+        ),
+    );
+    write(
+        dir,
+        "policies/bob-only-trust.json",
+        &trust(&format!(r#"{{"AWS":"arn:aws:iam::{DEV}:user/bob"}}"#), ""),
+    );
+    write(
+        dir,
+        "policies/chained-trust.json",
+        &trust(
+            &format!(r#"{{"AWS":"arn:aws:iam::{PROD}:role/deployer"}}"#),
+            "",
+        ),
+    );
+    write(
+        dir,
+        "policies/ops-direct-trust.json",
+        &trust(&format!(r#"{{"AWS":"arn:aws:iam::{PROD}:user/ops"}}"#), ""),
+    );
+    write(
+        dir,
+        "policies/ops-account-trust.json",
+        &trust(&format!(r#"{{"AWS":"{PROD}"}}"#), ""),
+    );
+    write(
+        dir,
+        "policies/ci-trust.json",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GitHubMain","Effect":"Allow",
+  "Principal":{{"Federated":"arn:aws:iam::{PROD}:oidc-provider/{OIDC_HOST}"}},
+  "Action":"sts:AssumeRoleWithWebIdentity",
+  "Condition":{{"StringEquals":{{"{OIDC_HOST}:aud":"sts.amazonaws.com"}},
+               "StringLike":{{"{OIDC_HOST}:sub":"repo:org/app:ref:refs/heads/*"}}}}}}]}}"#
+        ),
+    );
+    let provider = if oidc {
+        format!(
+            "[[accounts.oidc_providers]]\nurl = \"https://{OIDC_HOST}\"\nclient_ids = [\"sts.amazonaws.com\"]\njwks_file = \"jwks.json\"\n"
+        )
+    } else {
+        String::new()
+    };
+    let config = format!(
+        r#"[server]
+region = "us-east-1"
+state_dir = "{state}"
+[backend]
+repos = "repos"
+[sts]
+signing_keys = "shared/sts-keys.json"
+
+[[accounts]]
+id = "{DEV}"
+[[accounts.users]]
+name = "alice"
+policies = ["policies/alice.json"]
+tags = {{ team = "web" }}
+access_keys = [{{ id = "{}", secret = "{}" }}]
+[[accounts.users]]
+name = "bob"
+access_keys = [{{ id = "{}", secret = "{}" }}]
+
+[[accounts]]
+id = "{PROD}"
+{provider}
+[[accounts.users]]
+name = "ops"
+access_keys = [{{ id = "{}", secret = "{}" }}]
+[[accounts.roles]]
+name = "deployer"
+trust_policy = "policies/deployer-trust.json"
+policies = ["policies/deployer.json"]
+max_session_duration = 7200
+[[accounts.roles]]
+name = "partner"
+trust_policy = "policies/partner-trust.json"
+policies = ["policies/deployer.json"]
+[[accounts.roles]]
+name = "bob-only"
+trust_policy = "policies/bob-only-trust.json"
+policies = ["policies/deployer.json"]
+[[accounts.roles]]
+name = "chained"
+trust_policy = "policies/chained-trust.json"
+policies = ["policies/deployer.json"]
+max_session_duration = 43200
+[[accounts.roles]]
+name = "ops-direct"
+trust_policy = "policies/ops-direct-trust.json"
+[[accounts.roles]]
+name = "ops-account"
+trust_policy = "policies/ops-account-trust.json"
+[[accounts.roles]]
+name = "ci"
+trust_policy = "policies/ci-trust.json"
+policies = ["policies/deployer.json"]
+"#,
+        ALICE.0, ALICE.1, BOB.0, BOB.1, OPS.0, OPS.1
+    );
+    std::fs::create_dir_all(dir.join("repos")).unwrap();
+    let path = dir.join(format!("gitiam-{state}.toml"));
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// A running `gitiam serve`; killed on drop.
+struct Server {
+    child: Child,
+    endpoint: String,
+    ca: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, config: &Path, state: &str) -> Server {
+        let log = dir.join(format!("{state}.log"));
+        let mut child = Command::new(common::bin("gitiam"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut endpoint = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                endpoint = Some(rest.trim().to_owned());
+                break;
+            }
+        }
+        let Some(endpoint) = endpoint else {
+            let _ = child.kill();
+            panic!(
+                "gitiam serve did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            endpoint,
+            ca: dir.join(state).join("tls/cert.pem"),
+            log,
+        }
+    }
+
+    /// Runs `aws ARGS --endpoint-url ...` with `creds` (or none).
+    fn aws(&self, home: &Path, creds: Option<&Creds>, args: &[&str]) -> Output {
+        let mut cmd = Command::new("aws");
+        cmd.args(args)
+            .args(["--endpoint-url", &self.endpoint, "--output", "json"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("AWS_CONFIG_FILE", home.join("no-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CA_BUNDLE", &self.ca)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env("AWS_PAGER", "");
+        for var in ["PYENV_ROOT", "PYENV_VERSION", "LANG", "LC_ALL"] {
+            if let Some(v) = std::env::var_os(var) {
+                cmd.env(var, v);
+            }
+        }
+        if let Some(c) = creds {
+            cmd.env("AWS_ACCESS_KEY_ID", &c.akid)
+                .env("AWS_SECRET_ACCESS_KEY", &c.secret);
+            if let Some(t) = &c.token {
+                cmd.env("AWS_SESSION_TOKEN", t);
+            }
+        }
+        cmd.output().unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "aws failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Asserts the CLI failed with AWS error `code` (its usual
+/// `An error occurred (CODE) when calling ...` line).
+fn assert_error(out: &Output, code: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success(),
+        "expected {code}, got success: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.contains(&format!("An error occurred ({code})")),
+        "expected {code}: {stderr}"
+    );
+    stderr
+}
+
+fn creds_of(response: &serde_json::Value) -> Creds {
+    let c = &response["Credentials"];
+    Creds {
+        akid: c["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret: c["SecretAccessKey"].as_str().unwrap().to_owned(),
+        token: Some(c["SessionToken"].as_str().unwrap().to_owned()),
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    server: Server,
+}
+
+impl Fixture {
+    fn new(test: &str, oidc: bool) -> Option<Fixture> {
+        Self::with_dir(test, tempfile::tempdir().unwrap(), oidc)
+    }
+
+    fn with_dir(test: &str, dir: tempfile::TempDir, oidc: bool) -> Option<Fixture> {
+        if !common::require_tool(test, "aws", &["--version"]) {
+            return None;
+        }
+        let config = write_config(dir.path(), "state", oidc);
+        let server = Server::start(dir.path(), &config, "state");
+        Some(Fixture { dir, server })
+    }
+
+    fn aws(&self, creds: Option<&Creds>, args: &[&str]) -> Output {
+        self.server.aws(self.dir.path(), creds, args)
+    }
+
+    fn assume(&self, creds: &Creds, role: &str, extra: &[&str]) -> Output {
+        let arn = format!("arn:aws:iam::{PROD}:role/{role}");
+        let mut args = vec![
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &arn,
+            "--role-session-name",
+            "ci-run",
+        ];
+        args.extend_from_slice(extra);
+        self.aws(Some(creds), &args)
+    }
+}
+
+#[test]
+fn get_caller_identity_as_user() {
+    let Some(f) = Fixture::new("get_caller_identity_as_user", false) else {
+        return;
+    };
+    let who = json(&f.aws(
+        Some(&Creds::long_term(ALICE)),
+        &["sts", "get-caller-identity"],
+    ));
+    assert_eq!(who["Account"], DEV);
+    assert_eq!(who["Arn"], format!("arn:aws:iam::{DEV}:user/alice"));
+    assert!(who["UserId"].as_str().unwrap().starts_with("AIDA"), "{who}");
+
+    let wrong = Creds {
+        secret: "not-alice-secret-0123456789abcdef".into(),
+        ..Creds::long_term(ALICE)
+    };
+    assert_error(
+        &f.aws(Some(&wrong), &["sts", "get-caller-identity"]),
+        "SignatureDoesNotMatch",
+    );
+    let unknown = Creds::long_term(("AKIAUNKNOWN000000001", "whatever-secret-0123456789"));
+    assert_error(
+        &f.aws(Some(&unknown), &["sts", "get-caller-identity"]),
+        "InvalidClientTokenId",
+    );
+}
+
+#[test]
+fn assume_role_cross_account_and_use_the_session() {
+    let Some(f) = Fixture::new("assume_role_cross_account_and_use_the_session", false) else {
+        return;
+    };
+    let alice = Creds::long_term(ALICE);
+    let out = json(&f.assume(
+        &alice,
+        "deployer",
+        &[
+            "--duration-seconds",
+            "900",
+            "--source-identity",
+            "alice",
+            "--tags",
+            "Key=project,Value=app",
+        ],
+    ));
+    let creds = creds_of(&out);
+    assert!(
+        creds.akid.starts_with("ASIA") && creds.akid.len() == 20,
+        "{out}"
+    );
+    assert_eq!(creds.secret.len(), 40);
+    assert_eq!(
+        out["AssumedRoleUser"]["Arn"],
+        format!("arn:aws:sts::{PROD}:assumed-role/deployer/ci-run")
+    );
+    assert!(
+        out["AssumedRoleUser"]["AssumedRoleId"]
+            .as_str()
+            .unwrap()
+            .ends_with(":ci-run")
+    );
+    assert_eq!(out["SourceIdentity"], "alice");
+    assert!(out["PackedPolicySize"].as_u64().is_some(), "{out}");
+    // The token does not carry the secret.
+    assert!(!creds.token.as_ref().unwrap().contains(&creds.secret));
+
+    let who = json(&f.aws(Some(&creds), &["sts", "get-caller-identity"]));
+    assert_eq!(who["Account"], PROD);
+    assert_eq!(
+        who["Arn"],
+        format!("arn:aws:sts::{PROD}:assumed-role/deployer/ci-run")
+    );
+    assert_eq!(who["UserId"], out["AssumedRoleUser"]["AssumedRoleId"]);
+
+    // Role chaining: allowed by both the trust policy (role ARN) and the
+    // deployer's own policy, but capped at one hour.
+    let chained_arn = format!("arn:aws:iam::{PROD}:role/chained");
+    let too_long = f.aws(
+        Some(&creds),
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &chained_arn,
+            "--role-session-name",
+            "hop",
+            "--duration-seconds",
+            "7200",
+        ],
+    );
+    let err = assert_error(&too_long, "ValidationError");
+    assert!(err.contains("1 hour session limit"), "{err}");
+    let hop = json(&f.aws(
+        Some(&creds),
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &chained_arn,
+            "--role-session-name",
+            "hop",
+        ],
+    ));
+    assert_eq!(
+        hop["AssumedRoleUser"]["Arn"],
+        format!("arn:aws:sts::{PROD}:assumed-role/chained/hop")
+    );
+    // The source identity follows the chain and cannot be changed.
+    assert_eq!(hop["SourceIdentity"], "alice");
+    let changed = f.aws(
+        Some(&creds),
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &chained_arn,
+            "--role-session-name",
+            "hop",
+            "--source-identity",
+            "mallory",
+        ],
+    );
+    assert_error(&changed, "AccessDenied");
+
+    // Longer than the role allows.
+    let err = assert_error(
+        &f.assume(&alice, "deployer", &["--duration-seconds", "7201"]),
+        "ValidationError",
+    );
+    assert!(err.contains("MaxSessionDuration"), "{err}");
+}
+
+#[test]
+fn refused_assume_role() {
+    let Some(f) = Fixture::new("refused_assume_role", false) else {
+        return;
+    };
+    let alice = Creds::long_term(ALICE);
+    // The trust policy names only bob.
+    let err = assert_error(&f.assume(&alice, "bob-only", &[]), "AccessDenied");
+    assert!(
+        err.contains(&format!("User: arn:aws:iam::{DEV}:user/alice is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{PROD}:role/bob-only")),
+        "{err}"
+    );
+    // The trust policy wants an ExternalId.
+    assert_error(&f.assume(&alice, "partner", &[]), "AccessDenied");
+    assert_error(
+        &f.assume(&alice, "partner", &["--external-id", "wrong-id"]),
+        "AccessDenied",
+    );
+    json(&f.assume(&alice, "partner", &["--external-id", "ext-123"]));
+    // Trusted by account, but bob's own policies do not allow sts:AssumeRole
+    // (always needed across accounts), even for the role naming him.
+    let bob = Creds::long_term(BOB);
+    let err = assert_error(&f.assume(&bob, "deployer", &[]), "AccessDenied");
+    assert!(err.contains("no identity-based policy allows"), "{err}");
+    assert_error(&f.assume(&bob, "bob-only", &[]), "AccessDenied");
+    // Same account: a trust policy naming the user is enough on its own; one
+    // naming the account needs the user's own policies too.
+    let ops = Creds::long_term(OPS);
+    json(&f.assume(&ops, "ops-direct", &[]));
+    assert_error(&f.assume(&ops, "ops-account", &[]), "AccessDenied");
+    // Unknown roles look like forbidden ones.
+    assert_error(&f.assume(&alice, "no-such-role", &[]), "AccessDenied");
+    // Validation, with AWS's messages.
+    let err = assert_error(
+        &f.aws(
+            Some(&alice),
+            &[
+                "sts",
+                "assume-role",
+                "--role-arn",
+                &format!("arn:aws:iam::{PROD}:role/deployer"),
+                "--role-session-name",
+                "bad name",
+            ],
+        ),
+        "ValidationError",
+    );
+    assert!(err.contains("roleSessionName"), "{err}");
+    let err = assert_error(
+        &f.assume(&alice, "deployer", &["--policy", "{\"Statement\": 3}"]),
+        "MalformedPolicyDocument",
+    );
+    assert!(err.contains("policy"), "{err}");
+    // A session policy narrows the session; it is accepted when valid.
+    let narrowed = json(&f.assume(
+        &alice,
+        "deployer",
+        &["--policy", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codecommit:GitPull","Resource":"*"}]}"#],
+    ));
+    assert!(narrowed["PackedPolicySize"].as_u64().unwrap() > 0);
+}
+
+/// Re-encodes a JWT payload with `edit` applied, keeping the old signature.
+fn tamper(token: &str, edit: impl Fn(&str) -> String) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    let edited = edit(&payload);
+    assert_ne!(edited, payload);
+    parts[1] = URL_SAFE_NO_PAD.encode(edited);
+    parts.join(".")
+}
+
+#[test]
+fn expired_tampered_and_foreign_tokens() {
+    let Some(f) = Fixture::new("expired_tampered_and_foreign_tokens", false) else {
+        return;
+    };
+    let out = json(&f.assume(&Creds::long_term(ALICE), "deployer", &[]));
+    let creds = creds_of(&out);
+    let token = creds.token.clone().unwrap();
+
+    // Same token with another role in it: the signature no longer matches.
+    let forged = Creds {
+        token: Some(tamper(&token, |p| p.replace("deployer", "chained"))),
+        ..creds.clone()
+    };
+    assert_error(
+        &f.aws(Some(&forged), &["sts", "get-caller-identity"]),
+        "InvalidClientTokenId",
+    );
+    // A token for another access key id.
+    let swapped = Creds {
+        akid: gitiam::sts::token::new_access_key_id(),
+        ..creds.clone()
+    };
+    assert_error(
+        &f.aws(Some(&swapped), &["sts", "get-caller-identity"]),
+        "InvalidClientTokenId",
+    );
+
+    // A genuine token from the server's own key file, issued two hours ago
+    // for 15 minutes: expired.
+    let keys = gitiam::sts::keys::KeySet::load(&f.dir.path().join("shared/sts-keys.json")).unwrap();
+    let grant = gitiam::sts::token::SessionGrant {
+        account: PROD.into(),
+        role_arn: format!("arn:aws:iam::{PROD}:role/deployer"),
+        role_name: "deployer".into(),
+        role_id: "AROAOLDSESSION".into(),
+        session_name: "old".into(),
+        source_identity: None,
+        tags: Default::default(),
+        policy: None,
+        federated_provider: None,
+        chained: false,
+        duration: Duration::from_secs(900),
+    };
+    let old = gitiam::sts::token::issue(
+        &keys,
+        grant.clone(),
+        SystemTime::now() - Duration::from_secs(7200),
+    )
+    .unwrap();
+    let expired = Creds {
+        akid: old.claims.akid.clone(),
+        secret: old.secret.expose().to_owned(),
+        token: Some(old.session_token.clone()),
+    };
+    let err = assert_error(
+        &f.aws(Some(&expired), &["sts", "get-caller-identity"]),
+        "ExpiredToken",
+    );
+    assert!(err.contains("expired"), "{err}");
+
+    // Signed with a key this server does not have.
+    let foreign_keys = gitiam::sts::keys::KeySet::generate();
+    let foreign = gitiam::sts::token::issue(&foreign_keys, grant, SystemTime::now()).unwrap();
+    let foreign = Creds {
+        akid: foreign.claims.akid.clone(),
+        secret: foreign.secret.expose().to_owned(),
+        token: Some(foreign.session_token.clone()),
+    };
+    assert_error(
+        &f.aws(Some(&foreign), &["sts", "get-caller-identity"]),
+        "InvalidClientTokenId",
+    );
+
+    // The right token with a guessed secret.
+    let guessed = Creds {
+        secret: "A".repeat(40),
+        ..creds
+    };
+    assert_error(
+        &f.aws(Some(&guessed), &["sts", "get-caller-identity"]),
+        "SignatureDoesNotMatch",
+    );
+    assert!(
+        !f.server.log().contains(&token),
+        "the session token must not be logged"
+    );
+}
+
+#[test]
+fn two_servers_share_the_key_file() {
+    if !common::require_tool("two_servers_share_the_key_file", "aws", &["--version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config_a = write_config(dir.path(), "a", false);
+    let config_b = write_config(dir.path(), "b", false);
+    let a = Server::start(dir.path(), &config_a, "a");
+    let b = Server::start(dir.path(), &config_b, "b");
+    assert_ne!(a.endpoint, b.endpoint);
+    let out = json(&a.aws(
+        dir.path(),
+        Some(&Creds::long_term(ALICE)),
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &format!("arn:aws:iam::{PROD}:role/deployer"),
+            "--role-session-name",
+            "replica",
+        ],
+    ));
+    let creds = creds_of(&out);
+    let who = json(&b.aws(dir.path(), Some(&creds), &["sts", "get-caller-identity"]));
+    assert_eq!(
+        who["Arn"],
+        format!("arn:aws:sts::{PROD}:assumed-role/deployer/replica")
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("shared/sts-keys.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+/// An RSA key pair made with the openssl CLI, and its JWKS.
+struct RsaIdp {
+    pem: Vec<u8>,
+    jwks: String,
+}
+
+fn rsa_idp(dir: &Path) -> RsaIdp {
+    let key = dir.join("idp-key.pem");
+    let status = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let modulus = Command::new("openssl")
+        .args(["rsa", "-noout", "-modulus", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(modulus.status.success());
+    let hex_n = String::from_utf8(modulus.stdout)
+        .unwrap()
+        .trim()
+        .strip_prefix("Modulus=")
+        .unwrap()
+        .to_owned();
+    let n = URL_SAFE_NO_PAD.encode(hex::decode(hex_n).unwrap());
+    RsaIdp {
+        pem: std::fs::read(&key).unwrap(),
+        jwks: format!(
+            r#"{{"keys":[{{"kty":"RSA","kid":"ci-key-1","use":"sig","alg":"RS256","n":"{n}","e":"AQAB"}}]}}"#
+        ),
+    }
+}
+
+fn id_token(idp: &RsaIdp, sub: &str, aud: &str, exp_from_now: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = serde_json::json!({
+        "iss": format!("https://{OIDC_HOST}"),
+        "sub": sub,
+        "aud": aud,
+        "iat": now - 60,
+        "nbf": now - 60,
+        "exp": now + exp_from_now,
+        "repository": "org/app",
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("ci-key-1".into());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&idp.pem).unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+#[test]
+fn web_identity_with_local_idp() {
+    if !common::require_tool("web_identity_with_local_idp", "openssl", &["version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let idp = rsa_idp(dir.path());
+    write(dir.path(), "jwks.json", &idp.jwks);
+    let Some(f) = Fixture::with_dir("web_identity_with_local_idp", dir, true) else {
+        return;
+    };
+
+    let role = format!("arn:aws:iam::{PROD}:role/ci");
+    let call = |token: &str| {
+        f.aws(
+            None,
+            &[
+                "sts",
+                "assume-role-with-web-identity",
+                "--role-arn",
+                &role,
+                "--role-session-name",
+                "gh-run-1",
+                "--web-identity-token",
+                token,
+            ],
+        )
+    };
+    let good = id_token(
+        &idp,
+        "repo:org/app:ref:refs/heads/main",
+        "sts.amazonaws.com",
+        300,
+    );
+    let out = json(&call(&good));
+    assert_eq!(
+        out["SubjectFromWebIdentityToken"],
+        "repo:org/app:ref:refs/heads/main"
+    );
+    assert_eq!(out["Audience"], "sts.amazonaws.com");
+    assert_eq!(out["Provider"], format!("https://{OIDC_HOST}"));
+    assert_eq!(
+        out["AssumedRoleUser"]["Arn"],
+        format!("arn:aws:sts::{PROD}:assumed-role/ci/gh-run-1")
+    );
+    let who = json(&f.aws(Some(&creds_of(&out)), &["sts", "get-caller-identity"]));
+    assert_eq!(
+        who["Arn"],
+        format!("arn:aws:sts::{PROD}:assumed-role/ci/gh-run-1")
+    );
+
+    let err = assert_error(
+        &call(&id_token(
+            &idp,
+            "repo:org/other:ref:refs/heads/main",
+            "sts.amazonaws.com",
+            300,
+        )),
+        "AccessDenied",
+    );
+    assert!(
+        err.contains("Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "{err}"
+    );
+    assert_error(
+        &call(&id_token(
+            &idp,
+            "repo:org/app:pull_request",
+            "sts.amazonaws.com",
+            300,
+        )),
+        "AccessDenied",
+    );
+    let err = assert_error(
+        &call(&id_token(
+            &idp,
+            "repo:org/app:ref:refs/heads/main",
+            "someone-else",
+            300,
+        )),
+        "InvalidIdentityToken",
+    );
+    assert!(err.contains("audience"), "{err}");
+    assert_error(
+        &call(&id_token(
+            &idp,
+            "repo:org/app:ref:refs/heads/main",
+            "sts.amazonaws.com",
+            -600,
+        )),
+        "ExpiredTokenException",
+    );
+    assert_error(
+        &call(&tamper(&good, |p| p.replace("org/app", "org/evil"))),
+        "InvalidIdentityToken",
+    );
+    // A token from an issuer the account does not trust.
+    let other = tamper(&good, |p| p.replace(OIDC_HOST, "evil.example.test"));
+    let err = assert_error(&call(&other), "InvalidIdentityToken");
+    assert!(err.contains("No OpenIDConnect provider"), "{err}");
+}
