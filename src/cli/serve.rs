@@ -50,14 +50,22 @@ pub fn serve_config(
     config_path: PathBuf,
     listen: Option<SocketAddr>,
 ) -> anyhow::Result<u8> {
+    serve_with(
+        config,
+        ServeOptions {
+            config_path,
+            listen,
+            on_listening: None,
+        },
+    )
+}
+
+/// Serves `config` with `options` on a new multi-threaded runtime.
+pub fn serve_with(config: config::Config, options: ServeOptions) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("gitiam")
         .build()?;
-    let options = ServeOptions {
-        config_path,
-        listen,
-    };
     match runtime.block_on(proxy::serve(config, options)) {
         Ok(()) => Ok(Exit::Ok as u8),
         Err(e) => {

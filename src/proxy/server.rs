@@ -22,13 +22,28 @@ use crate::sts::keys::KeyError;
 use super::tls::{self, TlsError};
 use super::{State, reload, service};
 
+/// Called once with the bound address, after `listening on` is printed.
+pub type OnListening = Box<dyn FnOnce(SocketAddr) + Send>;
+
 /// Options of [`serve`] that do not come from the configuration file.
-#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// The configuration file, watched for reloads.
     pub config_path: PathBuf,
     /// Overrides `[server] listen`.
     pub listen: Option<SocketAddr>,
+    /// Runs once the socket is bound (quickstart prints its instructions
+    /// with the real port).
+    pub on_listening: Option<OnListening>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("config_path", &self.config_path)
+            .field("listen", &self.listen)
+            .field("on_listening", &self.on_listening.is_some())
+            .finish()
+    }
 }
 
 /// Why the server could not start.
@@ -96,6 +111,9 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on https://{local}");
         let _ = out.flush();
+    }
+    if let Some(f) = options.on_listening {
+        f(local);
     }
 
     let http = Arc::new(http_builder(&state));
