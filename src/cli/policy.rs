@@ -240,7 +240,8 @@ fn build_context(
                 context.insert(key, value);
             }
         };
-        fill("aws:PrincipalArn", &p.arn);
+        // As in IAM, a role session's aws:PrincipalArn is the role's ARN.
+        fill("aws:PrincipalArn", p.role_arn.as_deref().unwrap_or(&p.arn));
         fill("aws:PrincipalAccount", &p.account);
         if let Some(arn) = Arn::parse(&p.arn) {
             let kind = match (
@@ -251,7 +252,6 @@ fn build_context(
                 ("iam", "user") => Some("User"),
                 ("sts", "assumed-role") => Some("AssumedRole"),
                 ("sts", "federated-user") => Some("FederatedUser"),
-                ("iam", "oidc-provider" | "saml-provider") => Some("WebIdentityUser"),
                 _ => None,
             };
             if let Some(kind) = kind {
