@@ -1,0 +1,243 @@
+//! The `gitiam serve` and `gitiam quickstart` command lines: configuration
+//! errors name `file:line:column` and exit non-zero before serving; the
+//! quickstart demo works with the commands it prints, and a second run
+//! reuses it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::server::{git_cmd, text, write};
+
+fn serve(dir: &Path) -> std::process::Output {
+    Command::new(common::bin("gitiam"))
+        .args(["serve", "--config"])
+        .arg(dir.join("gitiam.toml"))
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn config_errors_name_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let config = dir.join("gitiam.toml");
+    let cases: &[(&str, &str)] = &[
+        (
+            "[server]\nlisten = \"127.0.0.1:0\"\nregoin = \"x\"\n",
+            ":3:1: unknown field `regoin`",
+        ),
+        (
+            "[[accounts]]\nid = \"111122223333\"\n[[accounts.users]]\nname = \"a\"\ngroups = [\"ops\"]\n",
+            ":5:11: unknown group `ops` in account 111122223333",
+        ),
+        (
+            "[[accounts]]\nid = \"1234\"\n",
+            ":2:6: account id `1234` must be 12 digits",
+        ),
+    ];
+    for (toml, want) in cases {
+        write(dir, "gitiam.toml", toml);
+        let out = serve(dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            stderr.contains(&format!("{}{want}", config.display())),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "nothing served: {}", text(&out));
+    }
+
+    // A policy error names the policy file and its line, and where the
+    // configuration refers to it.
+    write(
+        dir,
+        "policies/bad.json",
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n",
+    );
+    write(
+        dir,
+        "gitiam.toml",
+        "[[accounts]]\nid = \"111122223333\"\n[[accounts.users]]\nname = \"a\"\npolicies = [\"policies/bad.json\"]\n",
+    );
+    let out = serve(dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr.contains("policies/bad.json:4:"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("(policy referenced at {}:5:13)", config.display())),
+        "{stderr}"
+    );
+
+    // A missing file.
+    let out = Command::new(common::bin("gitiam"))
+        .args(["serve", "--config"])
+        .arg(dir.join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.toml"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn quickstart_demo_works_with_the_printed_commands() {
+    if !common::require_tool("quickstart_demo_works", "git", &["--version"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo-dir");
+    let mut child = Command::new(common::bin("gitiam"))
+        .arg("quickstart")
+        .arg(&demo)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            text.push_str(&line);
+            line.clear();
+            if text.contains("Stop with Ctrl-C.") {
+                let _ = tx.send(text.clone());
+            }
+        }
+    });
+    let printed = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    let url = printed
+        .split_whitespace()
+        .find(|w| w.starts_with("https://127.0.0.1:") && w.ends_with("/v1/repos/demo"))
+        .unwrap_or_else(|| panic!("no clone URL in:\n{printed}"));
+    let helper = common::bin("git-credential-gitiam");
+    assert!(
+        printed.contains(&format!(
+            "credential.helper='{} --profile gitiam-quickstart'",
+            helper.display()
+        )),
+        "{printed}"
+    );
+    let cert = std::fs::canonicalize(&demo)
+        .unwrap()
+        .join(".gitiam/tls/cert.pem");
+    assert!(
+        printed.contains(&format!("http.sslCAInfo={}", cert.display())),
+        "{printed}"
+    );
+
+    // The printed clone command, then a branch push and a refused push to main.
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let aws = std::fs::canonicalize(&demo).unwrap().join("aws");
+    let git = |cwd: &Path, args: &[&str]| {
+        git_cmd(cwd)
+            .args(args)
+            .env("AWS_SHARED_CREDENTIALS_FILE", aws.join("credentials"))
+            .env("AWS_CONFIG_FILE", aws.join("config"))
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .output()
+            .unwrap()
+    };
+    let helper_cfg = format!(
+        "credential.helper={} --profile gitiam-quickstart",
+        helper.display()
+    );
+    let ca_cfg = format!("http.sslCAInfo={}", cert.display());
+    let out = git(
+        &work,
+        &[
+            "clone",
+            "-c",
+            &helper_cfg,
+            "-c",
+            "credential.useHttpPath=true",
+            "-c",
+            &ca_cfg,
+            url,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let clone = work.join("demo");
+    assert!(clone.join("README.md").is_file());
+    std::fs::write(clone.join("hello.txt"), "hello\n").unwrap();
+    for args in [
+        &["switch", "-q", "-c", "feature"][..],
+        &["add", "hello.txt"],
+        &["commit", "-q", "-m", "hello"],
+    ] {
+        let out = git(&clone, args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = git(&clone, &["push", "origin", "feature"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = git(&clone, &["push", "origin", "feature:main"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "! [remote rejected] feature -> main (denied by policy policies/developers.json statement DenyPushToMain)"
+        ),
+        "{}",
+        text(&out)
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+
+    // Twice: the demo is reused (same keys), not overwritten.
+    let before = std::fs::read_to_string(demo.join("gitiam.toml")).unwrap();
+    let out = Command::new(common::bin("gitiam"))
+        .arg("quickstart")
+        .arg(&demo)
+        .arg("--no-serve")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reusing the demo"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(demo.join("gitiam.toml")).unwrap(),
+        before
+    );
+
+    // A folder holding something else is refused.
+    let other = tmp.path().join("other");
+    write(&other, "notes.txt", "mine");
+    let out = Command::new(common::bin("gitiam"))
+        .arg("quickstart")
+        .arg(&other)
+        .arg("--no-serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let mut notes = String::new();
+    std::fs::File::open(other.join("notes.txt"))
+        .unwrap()
+        .read_to_string(&mut notes)
+        .unwrap();
+    assert_eq!(notes, "mine");
+}
