@@ -859,3 +859,287 @@ fn web_identity_with_local_idp() {
     let err = assert_error(&call(&other), "InvalidIdentityToken");
     assert!(err.contains("No OpenIDConnect provider"), "{err}");
 }
+
+/// `git` with an isolated configuration, trusting `server`'s certificate.
+fn git(server: &Server, cwd: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(cwd)
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
+        .env_remove("GIT_SSL_CAINFO")
+        .env_remove("GIT_ASKPASS")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_STS")
+        .env_remove("AWS_CA_BUNDLE")
+        .args(["-c", "credential.useHttpPath=true", "-c"])
+        .arg(format!("http.sslCAInfo={}", server.ca.display()))
+        .args(["-c", "credential.helper="]);
+    cmd
+}
+
+fn run_ok(cmd: &mut Command, what: &str, server: &Server) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Makes `repos/ACCOUNT/NAME.git` with one commit on main.
+fn bare_repo(root: &Path, account: &str, name: &str) -> PathBuf {
+    let bare = root.join("repos").join(account).join(format!("{name}.git"));
+    std::fs::create_dir_all(&bare).unwrap();
+    let plain = |cwd: &Path, args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(cwd)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Seed")
+            .env("GIT_AUTHOR_EMAIL", "seed@example.com")
+            .env("GIT_COMMITTER_NAME", "Seed")
+            .env("GIT_COMMITTER_EMAIL", "seed@example.com")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    plain(&bare, &["init", "-q", "--bare", "-b", "main"]);
+    let seed = root.join(format!("seed-{name}"));
+    std::fs::create_dir_all(&seed).unwrap();
+    plain(&seed, &["init", "-q", "-b", "main"]);
+    std::fs::write(seed.join("README.md"), "# app\n").unwrap();
+    plain(&seed, &["add", "README.md"]);
+    plain(&seed, &["commit", "-q", "-m", "first"]);
+    plain(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    bare
+}
+
+fn branch_of(bare: &Path, branch: &str) -> Option<String> {
+    let out = Command::new("git")
+        .current_dir(bare)
+        .args([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+#[test]
+fn git_clone_and_push_with_temporary_credentials() {
+    let test = "git_clone_and_push_with_temporary_credentials";
+    if !common::require_tool(test, "git", &["--version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bare = bare_repo(dir.path(), PROD, "app");
+    let Some(f) = Fixture::with_dir(test, dir, false) else {
+        return;
+    };
+    let root = f.dir.path();
+    let url = format!("{}/v1/repos/app", f.server.endpoint);
+
+    // 1. git-credential-gitiam with an AWS profile that assumes the other
+    //    account's role through gitiam's STS endpoint.
+    let home = root.join("home-helper");
+    std::fs::create_dir_all(&home).unwrap();
+    write(
+        &home,
+        "aws-credentials",
+        &format!(
+            "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            ALICE.0, ALICE.1
+        ),
+    );
+    write(
+        &home,
+        "aws-config",
+        &format!(
+            "[profile dev]\nregion = us-east-1\n\n[profile prod-deployer]\nrole_arn = arn:aws:iam::{PROD}:role/deployer\nsource_profile = dev\nrole_session_name = laptop\nregion = us-east-1\nendpoint_url = {}\nca_bundle = {}\n",
+            f.server.endpoint,
+            f.server.ca.display()
+        ),
+    );
+    let helper = format!(
+        "credential.helper={} --profile prod-deployer",
+        common::bin("git-credential-gitiam").display()
+    );
+    run_ok(
+        git(&f.server, root, &home).args(["-c", &helper, "clone", "-q", &url, "via-helper"]),
+        "clone via git-credential-gitiam",
+        &f.server,
+    );
+    let work = root.join("via-helper");
+    assert!(work.join("README.md").is_file());
+    std::fs::write(work.join("deploy.txt"), "from the dev account\n").unwrap();
+    run_ok(
+        git(&f.server, &work, &home).args(["add", "deploy.txt"]),
+        "add",
+        &f.server,
+    );
+    run_ok(
+        git(&f.server, &work, &home).args(["commit", "-q", "-m", "cross-account push"]),
+        "commit",
+        &f.server,
+    );
+    run_ok(
+        git(&f.server, &work, &home).args([
+            "-c",
+            &helper,
+            "push",
+            "-q",
+            "origin",
+            "HEAD:refs/heads/from-dev",
+        ]),
+        "push via git-credential-gitiam",
+        &f.server,
+    );
+    let pushed = run_ok(
+        git(&f.server, &work, &home).args(["rev-parse", "HEAD"]),
+        "rev-parse",
+        &f.server,
+    );
+    assert_eq!(branch_of(&bare, "from-dev").as_deref(), Some(pushed.trim()));
+
+    // 2. AWS's own helper with the temporary credentials in the environment.
+    let out = json(&f.assume(&Creds::long_term(ALICE), "deployer", &[]));
+    let creds = creds_of(&out);
+    let home2 = root.join("home-aws");
+    std::fs::create_dir_all(&home2).unwrap();
+    let with_env = |cmd: &mut Command| {
+        cmd.env("AWS_ACCESS_KEY_ID", &creds.akid)
+            .env("AWS_SECRET_ACCESS_KEY", &creds.secret)
+            .env("AWS_SESSION_TOKEN", creds.token.as_deref().unwrap())
+            .env("AWS_DEFAULT_REGION", "us-east-1");
+    };
+    let aws_helper = "credential.helper=!aws codecommit credential-helper --ignore-host-check $@";
+    let mut clone = git(&f.server, root, &home2);
+    clone.args(["-c", aws_helper, "clone", "-q", &url, "via-aws"]);
+    with_env(&mut clone);
+    run_ok(
+        &mut clone,
+        "clone via aws codecommit credential-helper",
+        &f.server,
+    );
+    let work2 = root.join("via-aws");
+    std::fs::write(work2.join("aws.txt"), "pushed with AWS's helper\n").unwrap();
+    run_ok(
+        git(&f.server, &work2, &home2).args(["add", "aws.txt"]),
+        "add",
+        &f.server,
+    );
+    run_ok(
+        git(&f.server, &work2, &home2).args(["commit", "-q", "-m", "aws helper push"]),
+        "commit",
+        &f.server,
+    );
+    let mut push = git(&f.server, &work2, &home2);
+    push.args([
+        "-c",
+        aws_helper,
+        "push",
+        "-q",
+        "origin",
+        "HEAD:refs/heads/from-aws-helper",
+    ]);
+    with_env(&mut push);
+    run_ok(
+        &mut push,
+        "push via aws codecommit credential-helper",
+        &f.server,
+    );
+    assert!(branch_of(&bare, "from-aws-helper").is_some());
+
+    // The same session cannot reach a repository its role's policies do not
+    // cover.
+    bare_repo(root, PROD, "secret");
+    let mut denied = git(&f.server, root, &home2);
+    denied.args([
+        "-c",
+        aws_helper,
+        "clone",
+        "-q",
+        &format!("{}/v1/repos/secret", f.server.endpoint),
+        "denied",
+    ]);
+    with_env(&mut denied);
+    let out = denied.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "clone of an unauthorized repository succeeded"
+    );
+
+    // The audit log shows who did what: the helper's AssumeRole, then Git
+    // requests by the assumed-role principal.
+    let audit = audit_records(root);
+    let laptop = format!("arn:aws:sts::{PROD}:assumed-role/deployer/laptop");
+    assert!(
+        audit.iter().any(|r| r["action"] == "sts:AssumeRole"
+            && r["principal"] == format!("arn:aws:iam::{DEV}:user/alice")
+            && r["status"] == 200),
+        "{audit:#?}"
+    );
+    assert!(
+        audit.iter().any(|r| r["principal"] == laptop.as_str()
+            && r["action"] == "codecommit:GitPush"
+            && r["decision"] == "allowed"),
+        "{audit:#?}"
+    );
+    assert!(
+        audit.iter().any(|r| r["resource"]
+            == format!("arn:aws:codecommit:us-east-1:{PROD}:secret")
+            && r["decision"] == "implicitDeny"),
+        "{audit:#?}"
+    );
+}
+
+/// Audit records written so far (one JSON object per line).
+fn audit_records(root: &Path) -> Vec<serde_json::Value> {
+    // Records are written when responses end, which may be just after the
+    // client exits; wait briefly for the file to settle.
+    let path = root.join("state/audit.jsonl");
+    let mut last = 0;
+    for _ in 0..40 {
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if len > 0 && len == last {
+            break;
+        }
+        last = len;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
