@@ -23,6 +23,9 @@ enum Command {
     /// Validate and simulate IAM policy files.
     #[command(subcommand)]
     Policy(cli::policy::Command),
+    /// Manage the STS key file (list, add, activate, rotate, remove keys).
+    #[command(subcommand, name = "sts-keys")]
+    StsKeys(cli::sts_keys::Command),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Quickstart(args) => cli::quickstart::run(args),
         Command::Policy(command) => cli::policy::run(command),
+        Command::StsKeys(command) => cli::sts_keys::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,7 @@
 pub mod policy;
 pub mod quickstart;
 pub mod serve;
+pub mod sts_keys;
 
 /// Exit code for an error that no subcommand classified more precisely.
 pub const EXIT_FAILURE: u8 = 1;

@@ -163,14 +163,39 @@ impl KeySet {
     /// Adds a fresh key and makes it active; the others keep verifying.
     /// Returns the new key id.
     pub fn rotate(&mut self) -> String {
+        let kid = self.add();
+        // `add` just inserted it, so activation cannot fail.
+        let _ = self.activate(&kid);
+        kid
+    }
+
+    /// Adds a fresh key that verifies but does not sign yet: the first step
+    /// of a rotation across replicas (distribute, then [`KeySet::activate`]),
+    /// so no replica ever sees a token signed by a key it lacks.
+    pub fn add(&mut self) -> String {
         let mut key = StsKey::generate(now_unix());
         while self.get(&key.kid).is_some() {
             key = StsKey::generate(now_unix());
         }
         let kid = key.kid.clone();
+        self.retired.insert(0, key);
+        kid
+    }
+
+    /// Makes the key `kid` the one that signs new tokens.
+    pub fn activate(&mut self, kid: &str) -> Result<(), KeyError> {
+        if self.active.kid == kid {
+            return Ok(());
+        }
+        let index = self
+            .retired
+            .iter()
+            .position(|k| k.kid == kid)
+            .ok_or_else(|| KeyError::UnknownKid(kid.to_owned()))?;
+        let key = self.retired.remove(index);
         let previous = std::mem::replace(&mut self.active, key);
         self.retired.insert(0, previous);
-        kid
+        Ok(())
     }
 
     /// Drops a retired key: tokens it signed stop working at once (the
@@ -396,6 +421,19 @@ mod tests {
         loaded.remove(&old).unwrap();
         assert!(loaded.get(&old).is_none());
         assert_eq!(loaded.active().kid(), new);
+    }
+
+    #[test]
+    fn add_then_activate() {
+        let mut set = KeySet::generate();
+        let first = set.active().kid().to_owned();
+        let added = set.add();
+        assert_eq!(set.active().kid(), first);
+        assert!(set.get(&added).is_some());
+        set.activate(&added).unwrap();
+        assert_eq!(set.active().kid(), added);
+        assert!(set.get(&first).is_some());
+        assert!(matches!(set.activate("nope"), Err(KeyError::UnknownKid(_))));
     }
 
     #[test]
