@@ -153,10 +153,11 @@ impl CgiBackend {
         if let Some(v) = header(http::header::CONTENT_TYPE) {
             cmd.env("CONTENT_TYPE", v);
         }
-        if let Some(v) = header(http::header::CONTENT_LENGTH) {
-            if v.bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() {
-                cmd.env("CONTENT_LENGTH", v);
-            }
+        if let Some(v) = header(http::header::CONTENT_LENGTH)
+            && !v.is_empty()
+            && v.bytes().all(|b| b.is_ascii_digit())
+        {
+            cmd.env("CONTENT_LENGTH", v);
         }
         if let Some(v) = header(http::header::CONTENT_ENCODING) {
             cmd.env("HTTP_CONTENT_ENCODING", v);
@@ -208,11 +209,11 @@ async fn feed_stdin(mut body: super::activity::TrackedBody, mut stdin: tokio::pr
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
-                if let Ok(data) = frame.into_data() {
-                    if stdin.write_all(&data).await.is_err() {
-                        // The child stopped reading (it answered early or died).
-                        return;
-                    }
+                if let Ok(data) = frame.into_data()
+                    && stdin.write_all(&data).await.is_err()
+                {
+                    // The child stopped reading (it answered early or died).
+                    return;
                 }
             }
             Err(e) => {

@@ -110,14 +110,18 @@ impl UpstreamConfig {
 /// Forwards to a smart-HTTP server.
 #[derive(Clone)]
 pub struct UpstreamBackend {
-    config: Arc<UpstreamConfig>,
+    inner: Arc<UpstreamInner>,
+}
+
+struct UpstreamInner {
+    config: UpstreamConfig,
     client: Client<UpstreamConnector, RequestBody>,
 }
 
 impl std::fmt::Debug for UpstreamBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpstreamBackend")
-            .field("config", &self.config)
+            .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
 }
@@ -197,8 +201,7 @@ impl UpstreamBackend {
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
         Ok(Self {
-            config: Arc::new(config),
-            client,
+            inner: Arc::new(UpstreamInner { config, client }),
         })
     }
 
@@ -213,6 +216,7 @@ impl UpstreamBackend {
             return Err(BackendError::BadRequest("invalid account id".to_owned()));
         }
         let base = self
+            .inner
             .config
             .url_template
             .replace("{account}", &request.account)
@@ -256,7 +260,7 @@ impl UpstreamBackend {
             "x-forwarded-proto",
             http::HeaderValue::from_static(request.client_scheme),
         );
-        if let Some(auth) = &self.config.auth {
+        if let Some(auth) = &self.inner.config.auth {
             headers.insert(auth.name.clone(), auth.value.clone());
         }
 
@@ -268,7 +272,10 @@ impl UpstreamBackend {
         *upstream.headers_mut() = headers;
 
         let response = activity
-            .wait(self.config.response_timeout, self.client.request(upstream))
+            .wait(
+                self.inner.config.response_timeout,
+                self.inner.client.request(upstream),
+            )
             .await?
             .map_err(|e| {
                 if e.is_connect() {
@@ -331,14 +338,14 @@ impl tower_service::Service<http::Uri> for UpstreamConnector {
             }
             let name = rustls_pki_types::ServerName::try_from(host)?;
             let stream = tls.connect(name, tcp.into_inner()).await?;
-            Ok(UpstreamStream::Tls(TokioIo::new(stream)))
+            Ok(UpstreamStream::Tls(Box::new(TokioIo::new(stream))))
         })
     }
 }
 
 enum UpstreamStream {
     Plain(TokioIo<TcpStream>),
-    Tls(TokioIo<TlsStream<TcpStream>>),
+    Tls(Box<TokioIo<TlsStream<TcpStream>>>),
 }
 
 impl Connection for UpstreamStream {
@@ -358,7 +365,7 @@ impl Read for UpstreamStream {
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             UpstreamStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            UpstreamStream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -371,21 +378,21 @@ impl Write for UpstreamStream {
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             UpstreamStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            UpstreamStream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             UpstreamStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            UpstreamStream::Tls(s) => Pin::new(s).poll_flush(cx),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             UpstreamStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            UpstreamStream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 
@@ -403,7 +410,7 @@ impl Write for UpstreamStream {
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             UpstreamStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            UpstreamStream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 }
