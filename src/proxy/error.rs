@@ -50,6 +50,9 @@ pub enum HttpError {
     /// The backend failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// The backend refused gitiam's own credentials (401/407).
+    #[error("the upstream answered {0} to gitiam's credentials")]
+    UpstreamRejected(u16),
     /// The request body could not be read.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -72,6 +75,7 @@ impl HttpError {
             HttpError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Git(e) => e.status(),
             HttpError::Backend(e) => e.status(),
+            HttpError::UpstreamRejected(_) => StatusCode::BAD_GATEWAY,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -96,6 +100,9 @@ impl HttpError {
             }
             HttpError::Git(e) => format!("gitiam: {e}"),
             HttpError::Backend(e) => e.public_message().into(),
+            HttpError::UpstreamRejected(_) => {
+                "gitiam: the upstream Git server refused gitiam's credentials".into()
+            }
             HttpError::BadRequest(_) => "gitiam: bad request".into(),
             HttpError::PayloadTooLarge(limit) => {
                 format!("gitiam: request body larger than {limit} bytes")

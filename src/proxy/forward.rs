@@ -54,5 +54,15 @@ where
         client_scheme: "https",
         body: backend::request_body(body),
     };
-    Ok(state.backend.forward(backend_request).await?)
+    let response = state.backend.forward(backend_request).await?;
+    // The caller was authenticated by gitiam; a challenge from the backend
+    // is about gitiam's own upstream credential, and passing it through
+    // would make git ask the user for a password that cannot help.
+    let status = response.status();
+    if status == http::StatusCode::UNAUTHORIZED
+        || status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
+    {
+        return Err(HttpError::UpstreamRejected(status.as_u16()));
+    }
+    Ok(response)
 }

@@ -92,13 +92,10 @@ pub async fn handle(
     let response = match result {
         Ok(r) => r,
         Err(e) => {
-            match &e {
-                HttpError::Backend(b) => {
-                    tracing::warn!(request_id = %record.request_id, error = %b, "backend failure")
-                }
-                other => {
-                    tracing::debug!(request_id = %record.request_id, error = %other, "request refused")
-                }
+            if e.status().is_server_error() {
+                tracing::warn!(request_id = %record.request_id, error = %e, "backend failure");
+            } else {
+                tracing::debug!(request_id = %record.request_id, error = %e, "request refused");
             }
             record.reason = Some(e.audit_reason());
             e.into_response()

@@ -110,8 +110,20 @@ impl TestServer {
 
     /// Like [`TestServer::start`]; `Err(stderr)` when the server exits.
     pub fn try_start(dir: &Path) -> Result<TestServer, String> {
+        Self::try_start_with_env(dir, &[])
+    }
+
+    /// Like [`TestServer::start`], with extra environment variables.
+    pub fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> TestServer {
+        Self::try_start_with_env(dir, env)
+            .unwrap_or_else(|e| panic!("gitiam serve did not start: {e}"))
+    }
+
+    /// Like [`TestServer::try_start`], with extra environment variables.
+    pub fn try_start_with_env(dir: &Path, env: &[(&str, &str)]) -> Result<TestServer, String> {
         let log = std::fs::File::create(dir.join("server.log")).unwrap();
         let mut child = Command::new(super::bin("gitiam"))
+            .envs(env.iter().copied())
             .args(["serve", "--config"])
             .arg(dir.join("gitiam.toml"))
             .args(["--listen", "127.0.0.1:0"])
