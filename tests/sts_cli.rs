@@ -1143,3 +1143,130 @@ fn audit_records(root: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// The `kid` in a session token's header.
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+/// Retries `check` until it holds (the server reloads files it watches
+/// shortly after they change); panics after 20 seconds.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn sts_keys(args: &[&str], file: &Path) -> String {
+    let out = Command::new(common::bin("gitiam"))
+        .arg("sts-keys")
+        .args(args)
+        .arg("--file")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gitiam sts-keys {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn key_rotation_keeps_sessions_until_the_old_key_is_removed() {
+    let Some(f) = Fixture::new(
+        "key_rotation_keeps_sessions_until_the_old_key_is_removed",
+        false,
+    ) else {
+        return;
+    };
+    let key_file = f.dir.path().join("shared/sts-keys.json");
+    let alice = Creds::long_term(ALICE);
+    let old = creds_of(&json(&f.assume(&alice, "deployer", &[])));
+    let old_kid = kid_of(old.token.as_deref().unwrap());
+    let listed = sts_keys(&["list"], &key_file);
+    assert!(
+        listed.starts_with(&format!("{old_kid}\tactive\t")),
+        "{listed}"
+    );
+
+    let new_kid = sts_keys(&["rotate"], &key_file);
+    assert_ne!(new_kid, old_kid);
+    eventually("new sessions signed with the rotated key", || {
+        let fresh = creds_of(&json(&f.assume(&alice, "deployer", &[])));
+        kid_of(fresh.token.as_deref().unwrap()) == new_kid
+    });
+    // Sessions signed by the retired key keep working...
+    json(&f.aws(Some(&old), &["sts", "get-caller-identity"]));
+    // ...until it is removed.
+    let listed = sts_keys(&["list"], &key_file);
+    assert!(
+        listed.starts_with(&format!("{new_kid}\tactive\t")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("{old_kid}\tverify-only\t")),
+        "{listed}"
+    );
+    sts_keys(&["remove", &old_kid], &key_file);
+    eventually("sessions of the removed key refused", || {
+        let out = f.aws(Some(&old), &["sts", "get-caller-identity"]);
+        String::from_utf8_lossy(&out.stderr).contains("(InvalidClientTokenId)")
+    });
+}
+
+#[test]
+fn token_issue_time_deny_revokes_older_sessions() {
+    let Some(f) = Fixture::new("token_issue_time_deny_revokes_older_sessions", false) else {
+        return;
+    };
+    let alice = Creds::long_term(ALICE);
+    let old = creds_of(&json(&f.assume(&alice, "deployer", &[])));
+    let chained = format!("arn:aws:iam::{PROD}:role/chained");
+    let hop = |c: &Creds| {
+        f.aws(
+            Some(c),
+            &[
+                "sts",
+                "assume-role",
+                "--role-arn",
+                &chained,
+                "--role-session-name",
+                "hop",
+            ],
+        )
+    };
+    json(&hop(&old));
+
+    // AWS's "revoke active sessions": deny everything to sessions issued
+    // before now. Wait past the old session's issue second first.
+    std::thread::sleep(Duration::from_millis(1100));
+    let cutoff = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    write(
+        f.dir.path(),
+        "policies/deployer.json",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"App","Effect":"Allow","Action":["codecommit:GitPull","codecommit:GitPush"],"Resource":"arn:aws:codecommit:us-east-1:{PROD}:app"}},
+  {{"Sid":"Chain","Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::{PROD}:role/chained"}},
+  {{"Sid":"RevokeOlderSessions","Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}]}}"#
+        ),
+    );
+    eventually("the old session is revoked", || {
+        String::from_utf8_lossy(&hop(&old).stderr).contains("(AccessDenied)")
+    });
+    let err = assert_error(&hop(&old), "AccessDenied");
+    assert!(err.contains("explicit deny"), "{err}");
+    // A session issued after the cutoff is not affected.
+    let fresh = creds_of(&json(&f.assume(&alice, "deployer", &[])));
+    json(&hop(&fresh));
+}
