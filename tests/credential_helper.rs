@@ -519,7 +519,7 @@ struct TinySts {
     hits: Arc<AtomicUsize>,
 }
 
-fn tiny_sts(status: u16, body: String, secret: &'static str) -> TinySts {
+fn tiny_sts(status: u16, body: String, secret: Option<&'static str>) -> TinySts {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
@@ -551,28 +551,49 @@ fn tiny_sts(status: u16, body: String, secret: &'static str) -> TinySts {
                 .unwrap_or(0);
             let mut body_in = vec![0; len];
             reader.read_exact(&mut body_in).unwrap();
-            let verified = gitiam::sigv4::request::parse_authorization(&headers).and_then(|auth| {
-                let req = gitiam::sigv4::request::SignedRequest {
-                    method: "POST",
-                    path: "/",
-                    query: "",
-                    headers: &headers,
-                    body: &body_in,
-                };
-                let scope = gitiam::sigv4::request::ExpectedScope {
-                    region: "us-east-1",
-                    service: "sts",
-                };
-                gitiam::sigv4::request::verify(
-                    &auth,
-                    &req,
-                    secret,
-                    scope,
-                    SystemTime::now(),
-                    Duration::from_secs(900),
-                    &SigningKeyCache::default(),
-                )
-            });
+            let verified = match secret {
+                Some(secret) => {
+                    gitiam::sigv4::request::parse_authorization(&headers).and_then(|auth| {
+                        let req = gitiam::sigv4::request::SignedRequest {
+                            method: "POST",
+                            path: "/",
+                            query: "",
+                            headers: &headers,
+                            body: &body_in,
+                        };
+                        let scope = gitiam::sigv4::request::ExpectedScope {
+                            region: "us-east-1",
+                            service: "sts",
+                        };
+                        gitiam::sigv4::request::verify(
+                            &auth,
+                            &req,
+                            secret,
+                            scope,
+                            SystemTime::now(),
+                            Duration::from_secs(900),
+                            &SigningKeyCache::default(),
+                        )
+                        .map(|_| ())
+                    })
+                }
+                // AssumeRoleWithWebIdentity is unsigned; it carries the token.
+                None => {
+                    let form: HashMap<String, String> =
+                        form_urlencoded::parse(&body_in).into_owned().collect();
+                    if !headers.contains_key("authorization")
+                        && form.get("Action").map(String::as_str)
+                            == Some("AssumeRoleWithWebIdentity")
+                        && form.get("WebIdentityToken").map(String::as_str)
+                            == Some("header.payload.signature")
+                        && form.get("RoleArn").is_some_and(|r| r.ends_with(":role/ci"))
+                    {
+                        Ok(())
+                    } else {
+                        Err(gitiam::sigv4::VerifyError::SignatureMismatch)
+                    }
+                }
+            };
             let (status, body) = if verified.is_ok() {
                 (status, body.clone())
             } else {
@@ -634,7 +655,7 @@ fn assume_role_profile_calls_sts_once_then_uses_the_cache() {
     let sts = tiny_sts(
         200,
         assume_role_xml(SystemTime::now() + Duration::from_secs(3600)),
-        "basesecret",
+        Some("basesecret"),
     );
     role_config(&sb, &sts.url);
     let out = sb.run(
@@ -706,7 +727,7 @@ fn sts_refusal_reports_the_aws_error_code() {
                 <Message>User: arn:aws:iam::111122223333:user/base is not authorized to perform: sts:AssumeRole</Message></Error>\
                 <RequestId>r</RequestId></ErrorResponse>"
         .to_owned();
-    let sts = tiny_sts(403, body, "basesecret");
+    let sts = tiny_sts(403, body, Some("basesecret"));
     role_config(&sb, &sts.url);
     let out = sb.run(
         &["--profile", "deploy", "get"],
@@ -750,7 +771,7 @@ fn wrong_source_secret_is_refused_by_the_verifier() {
     let sts = tiny_sts(
         200,
         assume_role_xml(SystemTime::now() + Duration::from_secs(3600)),
-        "not-the-base-secret",
+        Some("not-the-base-secret"),
     );
     role_config(&sb, &sts.url);
     let out = sb.run(
@@ -764,4 +785,51 @@ fn wrong_source_secret_is_refused_by_the_verifier() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn web_identity_from_profile_and_from_environment() {
+    let sb = Sandbox::new();
+    let sts = tiny_sts(
+        200,
+        assume_role_xml(SystemTime::now() + Duration::from_secs(3600)),
+        None,
+    );
+    let token = sb.write("ci/token", "header.payload.signature\n");
+    sb.write(
+        ".aws/config",
+        &format!(
+            "[profile ci]\nregion = us-east-1\nrole_arn = arn:aws:iam::444455556666:role/ci\nweb_identity_token_file = {}\nendpoint_url = {}\n",
+            token.display(),
+            sts.url
+        ),
+    );
+    let out = sb.run(
+        &["--profile", "ci", "get"],
+        &[],
+        &request("git.example.com", "v1/repos/x"),
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.fields()["username"],
+        "ASIATEMPORARY01%temp.session.token"
+    );
+    assert_eq!(sts.hits.load(Ordering::SeqCst), 1);
+
+    // The CI form: everything in the environment, no shared files.
+    std::fs::remove_file(sb.home().join(".aws/config")).unwrap();
+    let env = [
+        ("AWS_ROLE_ARN", "arn:aws:iam::444455556666:role/ci"),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap()),
+        ("AWS_ENDPOINT_URL_STS", sts.url.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let out = sb.run(&["get"], &env, &request("git.example.com", "v1/repos/x"));
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.fields()["username"],
+        "ASIATEMPORARY01%temp.session.token"
+    );
+    assert_eq!(sts.hits.load(Ordering::SeqCst), 2);
+    no_secrets(&out, &["header.payload.signature", "tempsecret"]);
 }
