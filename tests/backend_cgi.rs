@@ -253,3 +253,165 @@ fn large_push_streams_through() {
     );
     assert_eq!(std::fs::read(dest.join("blob.bin")).unwrap(), data);
 }
+
+// ---- failure handling, with stand-in CGI programs -----------------------
+//
+// These check what the runner does when the CGI program misbehaves (hangs,
+// cannot start, prints garbage, outlives its client); a stand-in script
+// plays `git-http-backend` because the real one cannot be made to fail on
+// demand.
+
+mod failures {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use gitiam::backend::{BackendError, BackendRequest, CgiBackend, CgiConfig, request_body};
+    use gitiam::git::{GitEndpoint, GitService, RepoName};
+    use http_body_util::{BodyExt, Empty};
+
+    /// A directory with `git` (answering `--exec-path`) and a
+    /// `git-http-backend` running `script`.
+    fn stand_in(dir: &Path, script: &str, executable: bool) -> CgiConfig {
+        let exec = dir.join("exec");
+        std::fs::create_dir_all(&exec).unwrap();
+        let git = dir.join("git");
+        std::fs::write(&git, format!("#!/bin/sh\necho {}\n", exec.display())).unwrap();
+        std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let backend = exec.join("git-http-backend");
+        std::fs::write(&backend, format!("#!/bin/sh\n{script}\n")).unwrap();
+        let mode = if executable { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&backend, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut config = CgiConfig::new(dir.join("repos"));
+        config.git = git;
+        config.response_timeout = Duration::from_millis(500);
+        config
+    }
+
+    fn request() -> BackendRequest {
+        BackendRequest {
+            account: "111122223333".into(),
+            repo: RepoName::parse("r").unwrap(),
+            endpoint: GitEndpoint::InfoRefs(GitService::UploadPack),
+            method: http::Method::GET,
+            headers: http::HeaderMap::new(),
+            principal_arn: "arn:aws:iam::111122223333:user/alice".into(),
+            client_ip: "127.0.0.1".parse().unwrap(),
+            client_scheme: "https",
+            body: request_body(Empty::<Bytes>::new()),
+        }
+    }
+
+    fn pid_file(dir: &Path) -> PathBuf {
+        dir.join("pid")
+    }
+
+    /// Waits until the process in `pid_file` is gone (or a zombie).
+    async fn assert_process_ends(pid_file: &Path) {
+        let pid = std::fs::read_to_string(pid_file).unwrap().trim().to_owned();
+        for _ in 0..500 {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => return,
+                Ok(stat) if stat.split(' ').nth(2) == Some("Z") => return,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        panic!("CGI process {pid} is still running");
+    }
+
+    #[tokio::test]
+    async fn hanging_backend_times_out_with_504_and_is_killed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pid = pid_file(tmp.path());
+        let config = stand_in(
+            tmp.path(),
+            &format!("echo $$ > {}\nexec sleep 60", pid.display()),
+            true,
+        );
+        let backend = CgiBackend::new(config).unwrap();
+        let err = backend.forward(request()).await.unwrap_err();
+        assert!(matches!(err, BackendError::Timeout(_)), "{err:?}");
+        assert_eq!(err.status(), 504);
+        assert_process_ends(&pid).await;
+    }
+
+    #[tokio::test]
+    async fn client_disconnect_kills_the_backend() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pid = pid_file(tmp.path());
+        let script = format!(
+            "echo $$ > {}\nprintf 'Status: 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello'\nexec sleep 60",
+            pid.display()
+        );
+        let backend = CgiBackend::new(stand_in(tmp.path(), &script, true)).unwrap();
+        let response = backend.forward(request()).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/plain");
+        let mut body = response.into_body();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first, "hello");
+        drop(body);
+        assert_process_ends(&pid).await;
+    }
+
+    #[tokio::test]
+    async fn backend_stalling_mid_answer_ends_the_body_with_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pid = pid_file(tmp.path());
+        let script = format!(
+            "echo $$ > {}\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello'\nexec sleep 60",
+            pid.display()
+        );
+        let mut config = stand_in(tmp.path(), &script, true);
+        config.response_idle_timeout = Duration::from_millis(300);
+        let backend = CgiBackend::new(config).unwrap();
+        let mut body = backend.forward(request()).await.unwrap().into_body();
+        assert_eq!(
+            body.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "hello"
+        );
+        let err = body.frame().await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("sent nothing"), "{err}");
+        drop(body);
+        assert_process_ends(&pid).await;
+    }
+
+    #[tokio::test]
+    async fn start_failure_is_502() {
+        let tmp = tempfile::tempdir().unwrap();
+        let backend = CgiBackend::new(stand_in(tmp.path(), "exit 0", false)).unwrap();
+        let err = backend.forward(request()).await.unwrap_err();
+        assert!(matches!(err, BackendError::Start(_)), "{err:?}");
+        assert_eq!(err.status(), 502);
+        assert!(!err.public_message().contains(tmp.path().to_str().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn garbage_or_silence_is_502() {
+        let tmp = tempfile::tempdir().unwrap();
+        for script in [
+            "echo 'not a header line'; echo",
+            "exit 1",
+            "head -c 200000 /dev/zero | tr '\\0' x",
+        ] {
+            let backend = CgiBackend::new(stand_in(tmp.path(), script, true)).unwrap();
+            let err = backend.forward(request()).await.unwrap_err();
+            assert!(
+                matches!(err, BackendError::InvalidResponse(_)),
+                "{script}: {err:?}"
+            );
+            assert_eq!(err.status(), 502);
+        }
+    }
+
+    #[test]
+    fn missing_git_fails_at_start() {
+        let mut config = CgiConfig::new("/nonexistent");
+        config.git = "/nonexistent/git".into();
+        assert!(matches!(
+            CgiBackend::new(config),
+            Err(BackendError::Start(_))
+        ));
+    }
+}

@@ -179,3 +179,112 @@ fn unreachable_upstream_is_bad_gateway() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("502"), "{err}");
 }
+
+/// A CA and a server certificate for 127.0.0.1/localhost signed by it,
+/// written as PEM files; returns (ca, chain, key) paths.
+fn test_pki(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "gitiam test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let ca_path = dir.join("ca.pem");
+    let chain_path = dir.join("server.pem");
+    let key_path = dir.join("server.key");
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    std::fs::write(&chain_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (ca_path, chain_path, key_path)
+}
+
+#[test]
+fn https_upstream_with_ca_file() {
+    if !ready("https_upstream_with_ca_file") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repos = tmp.path().join("repos");
+    let bare = bare_repo(&repos, "tls", &[]);
+    let (ca, chain, key) = test_pki(tmp.path());
+    let nginx = NginxGit::start_tls(&repos, Some(("gitiam", "pw")), &chain, &key);
+    assert!(nginx.url.starts_with("https://"));
+
+    let mut config = UpstreamConfig::new(format!("{}/{{account}}/{{repo}}.git", nginx.url));
+    config.ca_file = Some(ca);
+    config.auth = Some(basic("gitiam", "pw"));
+    let server = GitServer::start(
+        Backend::Upstream(UpstreamBackend::new(config).unwrap()),
+        None,
+    );
+    let work = tmp.path().join("work");
+    work_tree(&work, &server.url("tls"), &[]);
+    let out = git(&work, &["push", "origin", "main"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        nginx.error_log()
+    );
+    let head = git_ok(&work, &["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(
+        rev(&bare, "refs/heads/main").as_deref(),
+        Some(head.as_str())
+    );
+    let dest = tmp.path().join("clone");
+    git_ok(
+        tmp.path(),
+        &["clone", "-q", &server.url("tls"), dest.to_str().unwrap()],
+    );
+    assert_eq!(git_ok(&dest, &["rev-parse", "HEAD"]).trim(), head);
+
+    // Without the CA file the test CA is not trusted: 502, not a pass.
+    let config = UpstreamConfig::new(format!("{}/{{account}}/{{repo}}.git", nginx.url));
+    let server = GitServer::start(
+        Backend::Upstream(UpstreamBackend::new(config).unwrap()),
+        None,
+    );
+    let out = git(tmp.path(), &["ls-remote", &server.url("tls")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("502"));
+}
+
+#[tokio::test]
+async fn silent_upstream_times_out_with_504() {
+    use gitiam::backend::{BackendError, BackendRequest, request_body};
+    use gitiam::git::{GitEndpoint, GitService, RepoName};
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let mut config = UpstreamConfig::new(format!("http://{addr}/{{repo}}.git"));
+    config.response_timeout = std::time::Duration::from_millis(300);
+    let backend = UpstreamBackend::new(config).unwrap();
+    let request = BackendRequest {
+        account: "111122223333".into(),
+        repo: RepoName::parse("r").unwrap(),
+        endpoint: GitEndpoint::InfoRefs(GitService::UploadPack),
+        method: http::Method::GET,
+        headers: http::HeaderMap::new(),
+        principal_arn: "arn:aws:iam::111122223333:user/alice".into(),
+        client_ip: "127.0.0.1".parse().unwrap(),
+        client_scheme: "https",
+        body: request_body(http_body_util::Empty::<bytes::Bytes>::new()),
+    };
+    let err = backend.forward(request).await.unwrap_err();
+    assert!(matches!(err, BackendError::Timeout(_)), "{err:?}");
+    assert_eq!(err.status(), 504);
+    hold.abort();
+}

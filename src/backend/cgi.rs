@@ -34,6 +34,8 @@ pub struct CgiConfig {
     pub git: PathBuf,
     /// Longest wait for the CGI header block while the request body is idle.
     pub response_timeout: Duration,
+    /// Longest silence from the CGI program once its answer has started.
+    pub response_idle_timeout: Duration,
     /// Largest CGI header block accepted.
     pub max_header_bytes: usize,
     /// How much of the child's stderr is kept for the log.
@@ -41,12 +43,14 @@ pub struct CgiConfig {
 }
 
 impl CgiConfig {
-    /// Defaults for `repos_root`: `git` from `PATH`, 60 s, 64 KiB, 8 KiB.
+    /// Defaults for `repos_root`: `git` from `PATH`, 60 s to the first
+    /// byte, 300 s of silence mid-answer, 64 KiB of headers, 8 KiB of stderr.
     pub fn new(repos_root: impl Into<PathBuf>) -> Self {
         Self {
             repos_root: repos_root.into(),
             git: PathBuf::from("git"),
             response_timeout: Duration::from_secs(60),
+            response_idle_timeout: Duration::from_secs(300),
             max_header_bytes: 64 * 1024,
             max_stderr_bytes: 8 * 1024,
         }
@@ -199,7 +203,9 @@ impl CgiBackend {
             child: Some(child),
             buf: vec![0; 64 * 1024],
         };
-        Ok(response.map(|()| body.boxed_unsync()))
+        let timeout = config.response_idle_timeout;
+        Ok(response
+            .map(|()| super::idle::IdleBody::new(body.boxed_unsync(), timeout).boxed_unsync()))
     }
 }
 

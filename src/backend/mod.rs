@@ -254,6 +254,76 @@ mod activity {
     }
 }
 
+/// A response body that fails once the backend sends nothing for
+/// `timeout`, so a backend that stalls mid-stream cannot hold a client
+/// (and a connection slot) forever. Git itself sends keep-alive packets
+/// every few seconds while it works, so a healthy stream is never idle
+/// for long.
+pub(crate) mod idle {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use hyper::body::{Body, Frame, SizeHint};
+    use tokio::time::{Instant, Sleep};
+
+    use super::BackendBody;
+    use crate::git::BoxError;
+
+    /// The backend stopped sending.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the Git backend sent nothing for {0:?}")]
+    pub struct IdleTimeout(pub Duration);
+
+    pub(crate) struct IdleBody {
+        inner: BackendBody,
+        timeout: Duration,
+        sleep: Pin<Box<Sleep>>,
+    }
+
+    impl IdleBody {
+        pub(crate) fn new(inner: BackendBody, timeout: Duration) -> Self {
+            Self {
+                inner,
+                timeout,
+                sleep: Box::pin(tokio::time::sleep(timeout)),
+            }
+        }
+    }
+
+    impl Body for IdleBody {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            let this = &mut *self;
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(frame) => {
+                    let deadline = Instant::now() + this.timeout;
+                    this.sleep.as_mut().reset(deadline);
+                    Poll::Ready(frame)
+                }
+                Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(IdleTimeout(this.timeout))))),
+                    Poll::Pending => Poll::Pending,
+                },
+            }
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.inner.is_end_stream()
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            self.inner.size_hint()
+        }
+    }
+}
+
 /// Hop-by-hop headers (RFC 9110 section 7.6.1) plus those named in
 /// `Connection`; never forwarded in either direction.
 pub(crate) fn strip_hop_by_hop(headers: &mut http::HeaderMap) {

@@ -92,10 +92,13 @@ pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     /// Longest wait for the response head while the request body is idle.
     pub response_timeout: Duration,
+    /// Longest silence from the upstream once its answer has started.
+    pub response_idle_timeout: Duration,
 }
 
 impl UpstreamConfig {
-    /// Defaults: no CA file, no credential, 10 s connect, 60 s response.
+    /// Defaults: no CA file, no credential, 10 s connect, 60 s to the
+    /// response head, 300 s of silence mid-answer.
     pub fn new(url_template: impl Into<String>) -> Self {
         Self {
             url_template: url_template.into(),
@@ -103,6 +106,7 @@ impl UpstreamConfig {
             auth: None,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
+            response_idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -250,6 +254,9 @@ impl UpstreamBackend {
             http::HeaderName::from_static("x-forwarded-for"),
             http::HeaderName::from_static("x-forwarded-proto"),
             http::HeaderName::from_static("x-forwarded-host"),
+            // hyper's client does not do 100-continue; the upstream must
+            // not wait for it.
+            http::header::EXPECT,
         ] {
             headers.remove(name);
         }
@@ -286,9 +293,11 @@ impl UpstreamBackend {
             })?;
         let (mut parts, body) = response.into_parts();
         super::strip_hop_by_hop(&mut parts.headers);
+        let body = body.map_err(BoxError::from).boxed_unsync();
+        let timeout = self.inner.config.response_idle_timeout;
         Ok(http::Response::from_parts(
             parts,
-            body.map_err(BoxError::from).boxed_unsync(),
+            super::idle::IdleBody::new(body, timeout).boxed_unsync(),
         ))
     }
 }

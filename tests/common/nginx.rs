@@ -68,6 +68,25 @@ impl NginxGit {
     /// With `basic_auth`, requests need those credentials and the user is
     /// passed to http-backend as `REMOTE_USER`.
     pub fn start(repos_dir: &Path, basic_auth: Option<(&str, &str)>) -> NginxGit {
+        Self::start_inner(repos_dir, basic_auth, None)
+    }
+
+    /// Like [`start`](Self::start) but over HTTPS with the given PEM
+    /// certificate chain and key; `url` is then `https://127.0.0.1:PORT`.
+    pub fn start_tls(
+        repos_dir: &Path,
+        basic_auth: Option<(&str, &str)>,
+        cert_pem: &Path,
+        key_pem: &Path,
+    ) -> NginxGit {
+        Self::start_inner(repos_dir, basic_auth, Some((cert_pem, key_pem)))
+    }
+
+    fn start_inner(
+        repos_dir: &Path,
+        basic_auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+    ) -> NginxGit {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         for sub in ["body", "fastcgi", "proxy", "uwsgi", "scgi"] {
@@ -129,7 +148,7 @@ http {{
     scgi_temp_path {t}/scgi;
     client_max_body_size 0;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{ssl};
         location / {{
             {auth}
             include /etc/nginx/fastcgi_params;
@@ -149,6 +168,14 @@ http {{
             backend = http_backend().display(),
             repos = repos_dir.display(),
             socket = socket.display(),
+            ssl = match tls {
+                Some((cert, key)) => format!(
+                    " ssl;\n        ssl_certificate {};\n        ssl_certificate_key {}",
+                    cert.display(),
+                    key.display()
+                ),
+                None => String::new(),
+            },
         );
         let conf_path = d.join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
@@ -166,7 +193,10 @@ http {{
             .spawn()
             .unwrap();
         let mut fixture = NginxGit {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!(
+                "{}://127.0.0.1:{port}",
+                if tls.is_some() { "https" } else { "http" }
+            ),
             port,
             dir,
             nginx,
