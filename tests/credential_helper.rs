@@ -227,6 +227,12 @@ fn protocol_edge_cases() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("line 2"), "{}", out.stderr);
 
+    // Questions about other protocols (a certificate passphrase) are left
+    // to other helpers.
+    let out = sb.run(&["get"], &env, "protocol=cert\npath=/home/u/cert.p12\n\n");
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
+
     // store and unknown operations are silent no-ops; erase without cache too.
     for op in ["store", "erase", "frobnicate"] {
         let out = sb.run(

@@ -95,6 +95,15 @@ fn get(
     now: SystemTime,
     debug: bool,
 ) -> Result<(), CredentialError> {
+    // Git also asks helpers about other things (e.g. `protocol=cert` for a
+    // client certificate passphrase): stay silent so other helpers answer.
+    if request
+        .protocol
+        .as_deref()
+        .is_some_and(|p| p != "https" && p != "http")
+    {
+        return Ok(());
+    }
     let host = request
         .host
         .as_deref()
