@@ -85,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     tls::certificate_files(config.server.tls.as_ref(), &config.server.state_dir)?;
     let cert = config.server.state_dir.join("tls/cert.pem");
     let helper = helper_path();
+    ensure_helper_built(&helper);
     if args.no_serve {
         print_instructions(&dir, &cert, &helper, args.listen);
         return Ok(Exit::Ok as u8);
@@ -113,6 +114,45 @@ fn helper_path() -> PathBuf {
         .ok()
         .and_then(|exe| exe.parent().map(|d| d.join("git-credential-gitiam")))
         .unwrap_or_else(|| PathBuf::from("git-credential-gitiam"))
+}
+
+/// `cargo run -- quickstart` builds only `gitiam`: build the helper the
+/// printed commands use, with the same cargo and profile, when it is
+/// missing. Outside cargo a missing helper is reported with the commands.
+fn ensure_helper_built(helper: &Path) {
+    if helper.is_file() {
+        return;
+    }
+    let (Some(cargo), Some(manifest)) = (
+        std::env::var_os("CARGO"),
+        std::env::var_os("CARGO_MANIFEST_PATH"),
+    ) else {
+        return;
+    };
+    if std::env::var("CARGO_PKG_NAME").ok().as_deref() != Some("gitiam") {
+        return;
+    }
+    let release = helper
+        .parent()
+        .and_then(|d| d.file_name())
+        .is_some_and(|n| n == "release");
+    eprintln!("gitiam: building git-credential-gitiam (the credential helper) ...");
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--bin",
+        "git-credential-gitiam",
+        "--manifest-path",
+    ])
+    .arg(manifest);
+    if release {
+        cmd.arg("--release");
+    }
+    match cmd.stdout(std::process::Stdio::null()).status() {
+        Ok(status) if status.success() => {}
+        _ => eprintln!("gitiam: building git-credential-gitiam failed"),
+    }
 }
 
 /// A random access key id: `AKIA` and 16 characters of AWS's alphabet.
@@ -298,7 +338,7 @@ fn print_instructions(dir: &Path, cert: &Path, helper: &Path, addr: SocketAddr) 
     ));
     if !helper.is_file() {
         out.push_str(&format!(
-            "\n  note: {} is not built yet; run `cargo build --release` first\n",
+            "\n  note: {} is not built; run `cargo build --release` first\n",
             helper.display()
         ));
     }
