@@ -52,7 +52,10 @@ impl std::fmt::Debug for Profile {
 impl Profile {
     /// A profile with no properties.
     pub fn empty(name: &str) -> Self {
-        Self { name: name.to_owned(), props: HashMap::new() }
+        Self {
+            name: name.to_owned(),
+            props: HashMap::new(),
+        }
     }
 
     /// A non-empty property value, trimmed.

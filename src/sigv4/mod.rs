@@ -89,7 +89,12 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// Builds `AWS4-HMAC-SHA256\nTIMESTAMP\nDATE/REGION/SERVICE/aws4_request\nHASH`.
-pub fn string_to_sign(amz_date: &str, region: &str, service: &str, canonical_request: &str) -> String {
+pub fn string_to_sign(
+    amz_date: &str,
+    region: &str,
+    service: &str,
+    canonical_request: &str,
+) -> String {
     let date = amz_date.get(..8).unwrap_or(amz_date);
     format!(
         "{ALGORITHM}\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
