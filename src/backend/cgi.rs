@@ -166,7 +166,9 @@ impl CgiBackend {
         if let Some(v) = header(http::header::CONTENT_ENCODING) {
             cmd.env("HTTP_CONTENT_ENCODING", v);
         }
-        if let Some(v) = header(http::HeaderName::from_static("git-protocol")) {
+        if let Some(v) = header(http::HeaderName::from_static("git-protocol"))
+            && v.len() <= 1024
+        {
             // http-backend turns HTTP_GIT_PROTOCOL into GIT_PROTOCOL itself.
             cmd.env("HTTP_GIT_PROTOCOL", v);
         }

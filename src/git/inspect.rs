@@ -16,6 +16,10 @@ use super::pktline::PktReader;
 use super::receive_pack::{CommandSectionParser, Progress, PushRequest, ReceivePackError};
 use super::{BoxError, GitError};
 
+/// How far past `max_bytes` the bytes read may go because a single body
+/// frame straddles the end of the command section.
+const FRAME_ALLOWANCE: usize = 1 << 20;
+
 /// Limits on what the inspector reads from the network.
 #[derive(Debug, Clone, Copy)]
 pub struct InspectLimits {
@@ -147,7 +151,10 @@ where
             continue;
         }
         *total = total.saturating_add(data.len());
-        if *total > limits.max_bytes {
+        // One frame may carry the end of the section and a lot of pack:
+        // allow that overshoot; the section itself is held to `max_bytes`
+        // by the caller.
+        if *total > limits.max_bytes.saturating_add(FRAME_ALLOWANCE) {
             return Err(GitError::TooLarge {
                 limit: limits.max_bytes,
             });
@@ -173,7 +180,7 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
-    let mut reader = PktReader::new(limits.max_bytes);
+    let mut reader = PktReader::new(limits.max_bytes.saturating_add(FRAME_ALLOWANCE));
     let mut parser = CommandSectionParser::new();
     let mut prefix = Vec::new();
     let mut total = 0usize;
@@ -181,6 +188,11 @@ where
     loop {
         match reader.next_packet().map_err(ReceivePackError::from)? {
             Some(packet) => {
+                if reader.consumed() > limits.max_bytes {
+                    return Err(GitError::TooLarge {
+                        limit: limits.max_bytes,
+                    });
+                }
                 if parser.push(packet)? == Progress::Done {
                     break;
                 }
@@ -278,6 +290,22 @@ mod tests {
             assert_eq!(push.commands.len(), 1);
             assert_eq!(collect(replay).await, wire, "chunk size {size}");
         }
+    }
+
+    #[tokio::test]
+    async fn one_big_frame_with_section_and_pack_is_fine() {
+        let mut wire = section(" report-status", false);
+        wire.extend_from_slice(b"PACK");
+        wire.resize(wire.len() + (1 << 19), 7);
+        let limits = InspectLimits {
+            max_bytes: 4096,
+            ..InspectLimits::default()
+        };
+        let (push, replay) = inspect_receive_pack(chunked(&wire, wire.len()), limits)
+            .await
+            .unwrap();
+        assert_eq!(push.commands.len(), 1);
+        assert_eq!(collect(replay).await, wire);
     }
 
     #[tokio::test]
