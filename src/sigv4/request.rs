@@ -715,4 +715,96 @@ mod tests {
         assert_eq!(canonical_query("k=a+b&x"), "k=a%20b&x=");
         assert_eq!(canonical_query("k=%7e%2F"), "k=~%2F");
     }
+
+    /// Requests signed by `aws-sigv4`'s HTTP signer (the AWS SDK for Rust,
+    /// also what `git-credential-gitiam` uses to call STS) verify, and any
+    /// change to the body, a signed header or the query does not.
+    mod signed_by_aws_sigv4 {
+        use super::*;
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use proptest::prelude::*;
+
+        fn segment() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9._~-]{1,8}(%20[A-Za-z0-9]{1,4})?"
+        }
+
+        fn param() -> impl Strategy<Value = (String, String)> {
+            ("[A-Za-z0-9._~-]{1,8}", "([A-Za-z0-9._~-]|%20|%2F|%3D){0,8}")
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn verifies(
+                segments in proptest::collection::vec(segment(), 0..4),
+                params in proptest::collection::vec(param(), 0..4),
+                custom in "[A-Za-z0-9]{1,6}( {1,3}[A-Za-z0-9]{1,6}){0,3}",
+                body in proptest::collection::vec(any::<u8>(), 0..64),
+                token in proptest::option::of("[A-Za-z0-9+/=]{8,40}"),
+                post in any::<bool>(),
+            ) {
+                let path = format!("/{}", segments.join("/"));
+                let query = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+                let url = if query.is_empty() {
+                    format!("https://sts.example.com:8443{path}")
+                } else {
+                    format!("https://sts.example.com:8443{path}?{query}")
+                };
+                let method = if post { "POST" } else { "GET" };
+                let identity = aws_credential_types::Credentials::new("AKIDEXAMPLE", SECRET, token.clone(), None, "test").into();
+                let now = SystemTime::now();
+                let params_v4 = aws_sigv4::sign::v4::SigningParams::builder()
+                    .identity(&identity)
+                    .region("us-east-1")
+                    .name("sts")
+                    .time(now)
+                    .settings(SigningSettings::default())
+                    .build()
+                    .unwrap()
+                    .into();
+                let signable = SignableRequest::new(
+                    method,
+                    url.as_str(),
+                    [("content-type", "application/x-www-form-urlencoded"), ("x-custom", custom.as_str())].into_iter(),
+                    SignableBody::Bytes(&body),
+                )
+                .unwrap();
+                let (instructions, _) = sign(signable, &params_v4).unwrap().into_parts();
+                let mut h = HeaderMap::new();
+                h.insert("host", HeaderValue::from_static("sts.example.com:8443"));
+                h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
+                h.insert("x-custom", HeaderValue::from_str(&custom).unwrap());
+                h.insert("user-agent", HeaderValue::from_static("not signed"));
+                for (k, v) in instructions.headers() {
+                    h.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+                }
+                let auth = parse_authorization(&h).unwrap();
+                prop_assert_eq!(security_token(&h).unwrap(), token.as_deref());
+                let scope = ExpectedScope { region: "us-east-1", service: "sts" };
+                let cache = SigningKeyCache::default();
+                let skew = Duration::from_secs(900);
+                let req = SignedRequest { method, path: &path, query: &query, headers: &h, body: &body };
+                prop_assert!(verify(&auth, &req, SECRET, scope, now, skew, &cache).is_ok());
+
+                let mut other_body = body.clone();
+                other_body.push(b'x');
+                let r = SignedRequest { body: &other_body, ..req };
+                prop_assert_eq!(verify(&auth, &r, SECRET, scope, now, skew, &cache).unwrap_err(), VerifyError::SignatureMismatch);
+                let other_query = format!("{query}&extra=1");
+                let r = SignedRequest { query: &other_query, ..req };
+                prop_assert_eq!(verify(&auth, &r, SECRET, scope, now, skew, &cache).unwrap_err(), VerifyError::SignatureMismatch);
+                let mut h2 = h.clone();
+                h2.insert("x-custom", HeaderValue::from_static("changed"));
+                let r = SignedRequest { headers: &h2, ..req };
+                prop_assert_eq!(verify(&auth, &r, SECRET, scope, now, skew, &cache).unwrap_err(), VerifyError::SignatureMismatch);
+            }
+
+            #[test]
+            fn parsers_never_panic(s in ".{0,200}") {
+                let _ = parse_authorization_value(&s);
+                let _ = canonical_query(&s);
+                let _ = canonical_uri(&s);
+            }
+        }
+    }
 }
