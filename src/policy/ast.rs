@@ -13,7 +13,7 @@ use super::arn::{Arn, check_policy_arn};
 use super::condition::{Condition, Operator, SetQualifier};
 use super::context::Context;
 use super::eval::PrincipalInfo;
-use super::matcher::Wildcard;
+use super::matcher::{Wildcard, match_tokens};
 use super::raw::{self, Json};
 use super::validate::{Finding, PolicyKind, Severity};
 use super::variables::Template;
@@ -211,7 +211,7 @@ impl ResourcePattern {
             ResourcePattern::Static(w) => w.matches(resource),
             ResourcePattern::Dynamic(t) => t
                 .resolve_tokens(context)
-                .is_some_and(|toks| Wildcard::from_tokens(toks, false).matches(resource)),
+                .is_some_and(|toks| match_tokens(&toks, resource)),
         }
     }
 
@@ -280,7 +280,7 @@ impl Principals {
                 Some(provider) => self.federated.iter().any(|f| f == provider),
                 None => {
                     self.aws.iter().any(|entry| aws_principal_matches(entry, p))
-                        || self.service.iter().any(|s| *s == p.arn)
+                        || self.service.contains(&p.arn)
                 }
             };
         hit != self.negated
@@ -900,10 +900,12 @@ fn build_resources(
                 continue;
             }
         };
+        let checked = template.placeholder_text();
         if r != "*"
-            && let Err(e) = check_policy_arn(&template.placeholder_text())
+            && let Err(e) = check_policy_arn(&checked)
         {
-            b.error(field, e);
+            // Name the ARN as written, not with its variables blanked out.
+            b.error(field, e.replace(&checked, r));
             ok = false;
             continue;
         }

@@ -24,7 +24,7 @@ use time::macros::format_description;
 
 use super::arn::{ArnPattern, check_policy_arn};
 use super::context::Context;
-use super::matcher::Wildcard;
+use super::matcher::{Wildcard, match_tokens};
 use super::variables::Template;
 
 /// The operator families.
@@ -336,7 +336,7 @@ impl Condition {
                 Value::Like(w) => w.matches(request),
                 Value::LikeTemplate(t) => t
                     .resolve_tokens(context)
-                    .is_some_and(|toks| Wildcard::from_tokens(toks, false).matches(request)),
+                    .is_some_and(|toks| match_tokens(&toks, request)),
                 _ => false,
             }),
             Family::Numeric => {

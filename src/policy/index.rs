@@ -2,9 +2,9 @@
 //! apply to a request without looking at the others.
 //!
 //! Each statement is filed once, under its most selective element:
-//! - by **resource**, when every `Resource` entry is exact (a hash map) or
-//!   has a literal prefix reaching into the resource part of the ARN (a byte
-//!   trie walked along the request's resource);
+//! - by **resource**, when every `Resource` entry is exact or has a literal
+//!   prefix reaching into the resource part of the ARN (a byte trie walked
+//!   along the request's resource; exact entries count only at its end);
 //! - else by **action**, when every `Action` entry has a literal prefix
 //!   reaching past `service:` (a case-folded trie walked along the action);
 //! - else in a short list checked for every request (`NotAction`,
@@ -15,7 +15,6 @@
 //! are then evaluated exactly as without the index, so the index never
 //! changes a decision (a property the tests check).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::ast::{Policy, Statement};
@@ -30,11 +29,14 @@ struct Trie {
 struct Node {
     /// Sorted by byte.
     children: Vec<(u8, u32)>,
-    ids: Vec<u32>,
+    /// Statements whose key is a prefix of what they match.
+    prefix_ids: Vec<u32>,
+    /// Statements that match exactly the key (no wildcard).
+    exact_ids: Vec<u32>,
 }
 
 impl Trie {
-    fn insert(&mut self, key: &[u8], id: u32) {
+    fn insert(&mut self, key: &[u8], id: u32, exact: bool) {
         if self.nodes.is_empty() {
             self.nodes.push(Node::default());
         }
@@ -56,17 +58,22 @@ impl Trie {
             };
         }
         if let Some(node) = self.nodes.get_mut(at) {
-            node.ids.push(id);
+            if exact {
+                node.exact_ids.push(id);
+            } else {
+                node.prefix_ids.push(id);
+            }
         }
     }
 
-    /// Appends the ids stored at every prefix of `text` (`fold`: compare
-    /// ASCII case-insensitively; keys were inserted lower-cased).
+    /// Appends the prefix ids stored at every prefix of `text`, and the
+    /// exact ids stored at `text` itself (`fold`: compare ASCII
+    /// case-insensitively; keys were inserted lower-cased).
     fn collect(&self, text: &[u8], fold: bool, out: &mut Vec<u32>) {
         let Some(mut node) = self.nodes.first() else {
             return;
         };
-        out.extend_from_slice(&node.ids);
+        out.extend_from_slice(&node.prefix_ids);
         for &b in text {
             let b = if fold { b.to_ascii_lowercase() } else { b };
             let Ok(i) = node.children.binary_search_by_key(&b, |(c, _)| *c) else {
@@ -80,8 +87,9 @@ impl Trie {
                 return;
             };
             node = next;
-            out.extend_from_slice(&node.ids);
+            out.extend_from_slice(&node.prefix_ids);
         }
+        out.extend_from_slice(&node.exact_ids);
     }
 }
 
@@ -93,9 +101,8 @@ pub struct PolicyIndex {
     /// Statement id -> (policy, statement) positions.
     refs: Vec<(u32, u32)>,
     always: Vec<u32>,
-    exact_resources: HashMap<String, Vec<u32>>,
-    resource_prefixes: Trie,
-    action_prefixes: Trie,
+    resources: Trie,
+    actions: Trie,
 }
 
 /// True when `prefix` reaches past the fifth colon of an ARN (into the
@@ -165,14 +172,10 @@ impl PolicyIndex {
     }
 
     fn candidates(&self, action: &str, resource: &str) -> Vec<u32> {
-        let mut ids = self.always.clone();
-        if let Some(exact) = self.exact_resources.get(resource) {
-            ids.extend_from_slice(exact);
-        }
-        self.resource_prefixes
-            .collect(resource.as_bytes(), false, &mut ids);
-        self.action_prefixes
-            .collect(action.as_bytes(), true, &mut ids);
+        let mut ids = Vec::with_capacity(self.always.len() + 8);
+        ids.extend_from_slice(&self.always);
+        self.resources.collect(resource.as_bytes(), false, &mut ids);
+        self.actions.collect(action.as_bytes(), true, &mut ids);
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -214,8 +217,8 @@ fn file(index: &mut PolicyIndex, statement: &Statement, id: u32) {
         {
             for (exact, prefix) in keys {
                 match exact {
-                    Some(exact) => index.exact_resources.entry(exact).or_default().push(id),
-                    None => index.resource_prefixes.insert(&prefix, id),
+                    Some(exact) => index.resources.insert(exact.as_bytes(), id, true),
+                    None => index.resources.insert(&prefix, id, false),
                 }
             }
             return;
@@ -229,8 +232,8 @@ fn file(index: &mut PolicyIndex, statement: &Statement, id: u32) {
             .map(|p| p.literal_prefix())
             .collect();
         if prefixes.iter().all(|p| selective_action(p)) {
-            for prefix in prefixes {
-                index.action_prefixes.insert(&prefix, id);
+            for (pattern, prefix) in statement.actions.patterns.iter().zip(prefixes) {
+                index.actions.insert(&prefix, id, pattern.is_exact());
             }
             return;
         }

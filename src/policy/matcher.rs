@@ -153,6 +153,12 @@ pub fn push_literal(toks: &mut Vec<Tok>, text: &str) {
     toks.extend(text.bytes().map(Tok::Byte));
 }
 
+/// Case-sensitive match of `text` against tokens that are used once (a
+/// pattern with policy variables substituted): no compilation step.
+pub fn match_tokens(toks: &[Tok], text: &str) -> bool {
+    general_match(toks, text.as_bytes(), false)
+}
+
 /// One-shot case-sensitive match of `text` against `pattern`.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     Wildcard::new(pattern).matches(text)
