@@ -367,4 +367,13 @@ region = eu-west-1
         .unwrap();
         assert!(none.profile_names().is_empty());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics(text in "([\\[\\] =#;a-z\n\t]|profile |services ){0,300}") {
+            let mut c = SharedConfig::default();
+            let _ = c.merge_config(Path::new("c"), &text);
+            let _ = c.merge_credentials(Path::new("k"), &text);
+        }
+    }
 }

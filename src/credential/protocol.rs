@@ -236,4 +236,16 @@ mod tests {
         };
         assert!(!format!("{req:?}").contains("hunter2"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_round_trips(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+                                        host in "[a-z0-9.:-]{1,30}", path in "[a-zA-Z0-9/._-]{0,40}") {
+            let _ = read_request(&bytes[..]);
+            let input = format!("protocol=https\nhost={host}\npath={path}\n\n");
+            let r = read_request(input.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(r.host.as_deref(), Some(host.as_str()));
+            proptest::prop_assert_eq!(r.path.as_deref(), Some(path.as_str()));
+        }
+    }
 }

@@ -278,4 +278,18 @@ mod tests {
         let msg = format!("{e} {e:?}");
         assert!(!msg.contains(&p[16..]) && !msg.contains(SECRET), "{msg}");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn sign_then_verify(secret in "[ -~]{1,60}", region in "[a-z]{2}-[a-z]{4,9}-[1-9]",
+                            host in "[a-z0-9.-]{1,30}(:[0-9]{1,5})?", path in "/[a-zA-Z0-9/._-]{0,60}",
+                            secs in 0u64..4_102_444_800) {
+            let cache = SigningKeyCache::new(16);
+            let p = password(&secret, &region, &host, &path, t(secs));
+            proptest::prop_assert_eq!(parse_password(&p).unwrap().timestamp, t(secs));
+            proptest::prop_assert!(verify(&cache, &secret, &region, &host, &path, &p, t(secs), DEFAULT_MAX_SKEW).is_ok());
+            let other = format!("{path}x");
+            proptest::prop_assert_eq!(verify(&cache, &secret, &region, &host, &other, &p, t(secs), DEFAULT_MAX_SKEW).unwrap_err(), VerifyError::SignatureMismatch);
+        }
+    }
 }
