@@ -28,6 +28,7 @@ const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-key-012345678
 const BOB: (&str, &str) = ("AKIABOB0000000000001", "bob-secret-key-0123456789abcdef00");
 const OPS: (&str, &str) = ("AKIAOPS0000000000001", "ops-secret-key-0123456789abcdef00");
 const OIDC_HOST: &str = "token.example.test";
+const JWKS_FILE: &str = "jwks_file = \"jwks.json\"";
 
 /// Credentials as the AWS CLI takes them from the environment.
 #[derive(Clone, Debug)]
@@ -55,8 +56,9 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 /// Writes the two accounts' configuration and policies into `dir`.
 /// `state` names the state folder (two servers use two); the key file is
-/// shared at `shared/sts-keys.json`. `oidc` adds the OIDC provider.
-fn write_config(dir: &Path, state: &str, oidc: bool) -> PathBuf {
+/// shared at `shared/sts-keys.json`. `jwks` (a `jwks_file = ...` or
+/// `jwks_url = ...` line) adds the OIDC provider.
+fn write_config(dir: &Path, state: &str, jwks: Option<&str>) -> PathBuf {
     write(
         dir,
         "policies/alice.json",
@@ -127,12 +129,11 @@ fn write_config(dir: &Path, state: &str, oidc: bool) -> PathBuf {
                "StringLike":{{"{OIDC_HOST}:sub":"repo:org/app:ref:refs/heads/*"}}}}}}]}}"#
         ),
     );
-    let provider = if oidc {
-        format!(
-            "[[accounts.oidc_providers]]\nurl = \"https://{OIDC_HOST}\"\nclient_ids = [\"sts.amazonaws.com\"]\njwks_file = \"jwks.json\"\n"
-        )
-    } else {
-        String::new()
+    let provider = match jwks {
+        Some(jwks) => format!(
+            "[[accounts.oidc_providers]]\nurl = \"https://{OIDC_HOST}\"\nclient_ids = [\"sts.amazonaws.com\"]\n{jwks}\n"
+        ),
+        None => String::new(),
     };
     let config = format!(
         r#"[server]
@@ -329,15 +330,15 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn new(test: &str, oidc: bool) -> Option<Fixture> {
-        Self::with_dir(test, tempfile::tempdir().unwrap(), oidc)
+    fn new(test: &str, jwks: Option<&str>) -> Option<Fixture> {
+        Self::with_dir(test, tempfile::tempdir().unwrap(), jwks)
     }
 
-    fn with_dir(test: &str, dir: tempfile::TempDir, oidc: bool) -> Option<Fixture> {
+    fn with_dir(test: &str, dir: tempfile::TempDir, jwks: Option<&str>) -> Option<Fixture> {
         if !common::require_tool(test, "aws", &["--version"]) {
             return None;
         }
-        let config = write_config(dir.path(), "state", oidc);
+        let config = write_config(dir.path(), "state", jwks);
         let server = Server::start(dir.path(), &config, "state");
         Some(Fixture { dir, server })
     }
@@ -363,7 +364,7 @@ impl Fixture {
 
 #[test]
 fn get_caller_identity_as_user() {
-    let Some(f) = Fixture::new("get_caller_identity_as_user", false) else {
+    let Some(f) = Fixture::new("get_caller_identity_as_user", None) else {
         return;
     };
     let who = json(&f.aws(
@@ -387,11 +388,23 @@ fn get_caller_identity_as_user() {
         &f.aws(Some(&unknown), &["sts", "get-caller-identity"]),
         "InvalidClientTokenId",
     );
+    assert_error(
+        &f.aws(None, &["sts", "get-caller-identity", "--no-sign-request"]),
+        "MissingAuthenticationToken",
+    );
+    // An operation gitiam does not serve.
+    assert_error(
+        &f.aws(
+            Some(&Creds::long_term(ALICE)),
+            &["sts", "get-session-token"],
+        ),
+        "InvalidAction",
+    );
 }
 
 #[test]
 fn assume_role_cross_account_and_use_the_session() {
-    let Some(f) = Fixture::new("assume_role_cross_account_and_use_the_session", false) else {
+    let Some(f) = Fixture::new("assume_role_cross_account_and_use_the_session", None) else {
         return;
     };
     let alice = Creds::long_term(ALICE);
@@ -496,7 +509,7 @@ fn assume_role_cross_account_and_use_the_session() {
 
 #[test]
 fn refused_assume_role() {
-    let Some(f) = Fixture::new("refused_assume_role", false) else {
+    let Some(f) = Fixture::new("refused_assume_role", None) else {
         return;
     };
     let alice = Creds::long_term(ALICE);
@@ -568,7 +581,7 @@ fn tamper(token: &str, edit: impl Fn(&str) -> String) -> String {
 
 #[test]
 fn expired_tampered_and_foreign_tokens() {
-    let Some(f) = Fixture::new("expired_tampered_and_foreign_tokens", false) else {
+    let Some(f) = Fixture::new("expired_tampered_and_foreign_tokens", None) else {
         return;
     };
     let out = json(&f.assume(&Creds::long_term(ALICE), "deployer", &[]));
@@ -661,8 +674,8 @@ fn two_servers_share_the_key_file() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config_a = write_config(dir.path(), "a", false);
-    let config_b = write_config(dir.path(), "b", false);
+    let config_a = write_config(dir.path(), "a", None);
+    let config_b = write_config(dir.path(), "b", None);
     let a = Server::start(dir.path(), &config_a, "a");
     let b = Server::start(dir.path(), &config_b, "b");
     assert_ne!(a.endpoint, b.endpoint);
@@ -766,7 +779,7 @@ fn web_identity_with_local_idp() {
     let dir = tempfile::tempdir().unwrap();
     let idp = rsa_idp(dir.path());
     write(dir.path(), "jwks.json", &idp.jwks);
-    let Some(f) = Fixture::with_dir("web_identity_with_local_idp", dir, true) else {
+    let Some(f) = Fixture::with_dir("web_identity_with_local_idp", dir, Some(JWKS_FILE)) else {
         return;
     };
 
@@ -963,7 +976,7 @@ fn git_clone_and_push_with_temporary_credentials() {
     }
     let dir = tempfile::tempdir().unwrap();
     let bare = bare_repo(dir.path(), PROD, "app");
-    let Some(f) = Fixture::with_dir(test, dir, false) else {
+    let Some(f) = Fixture::with_dir(test, dir, None) else {
         return;
     };
     let root = f.dir.path();
@@ -1181,7 +1194,7 @@ fn sts_keys(args: &[&str], file: &Path) -> String {
 fn key_rotation_keeps_sessions_until_the_old_key_is_removed() {
     let Some(f) = Fixture::new(
         "key_rotation_keeps_sessions_until_the_old_key_is_removed",
-        false,
+        None,
     ) else {
         return;
     };
@@ -1222,7 +1235,7 @@ fn key_rotation_keeps_sessions_until_the_old_key_is_removed() {
 
 #[test]
 fn token_issue_time_deny_revokes_older_sessions() {
-    let Some(f) = Fixture::new("token_issue_time_deny_revokes_older_sessions", false) else {
+    let Some(f) = Fixture::new("token_issue_time_deny_revokes_older_sessions", None) else {
         return;
     };
     let alice = Creds::long_term(ALICE);
@@ -1269,4 +1282,156 @@ fn token_issue_time_deny_revokes_older_sessions() {
     // A session issued after the cutoff is not affected.
     let fresh = creds_of(&json(&f.assume(&alice, "deployer", &[])));
     json(&hop(&fresh));
+}
+
+/// A plain-HTTP server answering every request with `body`, counting them.
+struct JwksServer {
+    url: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl JwksServer {
+    fn start(body: String) -> JwksServer {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/.well-known/jwks", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        JwksServer { url, hits }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn ci_job_clones_with_web_identity_through_the_helper() {
+    let test = "ci_job_clones_with_web_identity_through_the_helper";
+    if !common::require_tool(test, "openssl", &["version"])
+        || !common::require_tool(test, "git", &["--version"])
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let idp = rsa_idp(dir.path());
+    let jwks = JwksServer::start(idp.jwks.clone());
+    let bare = bare_repo(dir.path(), PROD, "app");
+    let jwks_line = format!("jwks_url = \"{}\"", jwks.url);
+    let Some(f) = Fixture::with_dir(test, dir, Some(&jwks_line)) else {
+        return;
+    };
+    let root = f.dir.path();
+    assert_eq!(
+        jwks.hits(),
+        0,
+        "keys are fetched on first use, not at start"
+    );
+
+    // What a CI job does: write its OIDC token to a file and let the helper
+    // exchange it (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, the STS
+    // endpoint and CA bundle the AWS way).
+    let token_file = root.join("oidc-token");
+    std::fs::write(
+        &token_file,
+        id_token(
+            &idp,
+            "repo:org/app:ref:refs/heads/main",
+            "sts.amazonaws.com",
+            300,
+        ),
+    )
+    .unwrap();
+    let home = root.join("home-ci");
+    std::fs::create_dir_all(&home).unwrap();
+    let helper = format!(
+        "credential.helper={}",
+        common::bin("git-credential-gitiam").display()
+    );
+    let url = format!("{}/v1/repos/app", f.server.endpoint);
+    let ci_env = |cmd: &mut Command| {
+        cmd.env("AWS_ROLE_ARN", format!("arn:aws:iam::{PROD}:role/ci"))
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
+            .env("AWS_ROLE_SESSION_NAME", "gh-run-42")
+            .env("AWS_ENDPOINT_URL_STS", &f.server.endpoint)
+            .env("AWS_CA_BUNDLE", &f.server.ca)
+            .env("AWS_REGION", "us-east-1");
+    };
+    let mut clone = git(&f.server, root, &home);
+    clone.args(["-c", &helper, "clone", "-q", &url, "ci-clone"]);
+    ci_env(&mut clone);
+    run_ok(
+        &mut clone,
+        "clone with web identity via git-credential-gitiam",
+        &f.server,
+    );
+    let work = root.join("ci-clone");
+    std::fs::write(work.join("ci.txt"), "built\n").unwrap();
+    run_ok(
+        git(&f.server, &work, &home).args(["add", "ci.txt"]),
+        "add",
+        &f.server,
+    );
+    run_ok(
+        git(&f.server, &work, &home).args(["commit", "-q", "-m", "ci"]),
+        "commit",
+        &f.server,
+    );
+    let mut push = git(&f.server, &work, &home);
+    push.args(["-c", &helper, "push", "-q", "origin", "HEAD:refs/heads/ci"]);
+    ci_env(&mut push);
+    run_ok(
+        &mut push,
+        "push with web identity via git-credential-gitiam",
+        &f.server,
+    );
+    assert!(branch_of(&bare, "ci").is_some());
+    assert_eq!(jwks.hits(), 1);
+
+    // The keys stay cached: another exchange does not fetch them again.
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let out = json(&f.aws(
+        None,
+        &[
+            "sts",
+            "assume-role-with-web-identity",
+            "--role-arn",
+            &format!("arn:aws:iam::{PROD}:role/ci"),
+            "--role-session-name",
+            "again",
+            "--web-identity-token",
+            &token,
+        ],
+    ));
+    assert_eq!(
+        out["AssumedRoleUser"]["Arn"],
+        format!("arn:aws:sts::{PROD}:assumed-role/ci/again")
+    );
+    assert_eq!(jwks.hits(), 1);
+    let audit = audit_records(root);
+    assert!(
+        audit.iter().any(|r| r["principal"]
+            == format!("arn:aws:sts::{PROD}:assumed-role/ci/gh-run-42").as_str()
+            && r["action"] == "codecommit:GitPush"),
+        "{audit:#?}"
+    );
 }

@@ -9,8 +9,8 @@
 //! the first CI job.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
@@ -152,16 +152,14 @@ pub struct OidcProvider {
     pub jwks: JwksSource,
 }
 
-/// Keys fetched from a `jwks_url`, with the time they were fetched.
-pub type JwksCache = Arc<Mutex<Option<(Instant, Arc<JwkSet>)>>>;
-
 /// Where a provider's verification keys come from.
 #[derive(Debug, Clone)]
 pub enum JwksSource {
     /// Loaded from `jwks_file` at config load; reload picks up changes.
     Static(Arc<JwkSet>),
-    /// Fetched from `jwks_url` on demand and cached for [`JWKS_URL_TTL`].
-    Url { url: String, cache: JwksCache },
+    /// Fetched from `jwks_url` on demand and cached for [`JWKS_URL_TTL`]
+    /// (process-wide, so a configuration reload does not refetch).
+    Url { url: String },
 }
 
 impl OidcProvider {
@@ -226,7 +224,6 @@ impl OidcProviderConfig {
                 }
                 JwksSource::Url {
                     url: jwks_url.clone(),
-                    cache: Arc::new(Mutex::new(None)),
                 }
             }
             _ => return Err(StsConfigError::JwksSource { url }),

@@ -191,11 +191,25 @@ fn authenticate(
             _ => StsError::invalid_client_token(),
         }
     })?;
+    // HTTP/2 carries the host as `:authority`, which hyper puts in the URI;
+    // SigV4 signs it as `host`.
+    let with_host;
+    let headers = match req.uri.authority() {
+        Some(authority) if !req.headers.contains_key(http::header::HOST) => {
+            let mut h = req.headers.clone();
+            if let Ok(v) = http::HeaderValue::from_str(authority.as_str()) {
+                h.insert(http::header::HOST, v);
+            }
+            with_host = h;
+            &with_host
+        }
+        _ => req.headers,
+    };
     let signed = SignedRequest {
         method: req.method.as_str(),
         path: req.uri.path(),
         query: req.uri.query().unwrap_or(""),
-        headers: req.headers,
+        headers,
         body: req.body,
     };
     let expected = ExpectedScope {
@@ -609,4 +623,75 @@ async fn web_identity(
         packed,
         req.request_id,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::policy::Policy;
+
+    fn role(max: u64) -> Role {
+        Role {
+            account: "444455556666".into(),
+            name: "r".into(),
+            arn: "arn:aws:iam::444455556666:role/r".into(),
+            role_id: "AROAEXAMPLE".into(),
+            trust_policy: Arc::new(
+                Policy::parse(
+                    "t",
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+                )
+                .unwrap(),
+            ),
+            policies: Vec::new(),
+            max_session_duration: max,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn durations_follow_aws_limits() {
+        let hour = Duration::from_secs(3600);
+        let r = role(7200);
+        assert_eq!(session_duration(None, hour, &r, false).unwrap(), hour);
+        assert_eq!(
+            session_duration(Some(7200), hour, &r, false).unwrap(),
+            Duration::from_secs(7200)
+        );
+        assert!(
+            session_duration(Some(7201), hour, &r, false)
+                .unwrap_err()
+                .message
+                .contains("MaxSessionDuration")
+        );
+        assert!(
+            session_duration(Some(3601), hour, &r, true)
+                .unwrap_err()
+                .message
+                .contains("1 hour")
+        );
+        // A long default is capped by the role and by chaining, silently.
+        let long = Duration::from_secs(43_200);
+        assert_eq!(
+            session_duration(None, long, &r, false).unwrap(),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(session_duration(None, long, &r, true).unwrap(), hour);
+    }
+
+    #[test]
+    fn packed_size_is_a_percentage_with_a_ceiling() {
+        assert_eq!(packed_policy_size(None, &[]).unwrap(), 0);
+        let small = packed_policy_size(Some(r#"{ "Version" : "2012-10-17" }"#), &[]).unwrap();
+        assert!((1..=5).contains(&small), "{small}");
+        let tags: Vec<(String, String)> = (0..50)
+            .map(|i| (format!("key{i:03}{}", "k".repeat(100)), "v".repeat(200)))
+            .collect();
+        assert_eq!(
+            packed_policy_size(None, &tags).unwrap_err().code,
+            ErrorCode::PackedPolicyTooLarge
+        );
+    }
 }

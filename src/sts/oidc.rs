@@ -8,8 +8,8 @@
 //! algorithm its key is checked with (the classic "alg: none" / "HS256 with
 //! the public key" confusions).
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
@@ -242,15 +242,25 @@ fn key_algorithm(a: KeyAlgorithm) -> Option<Algorithm> {
     })
 }
 
+/// Keys fetched from `jwks_url`s, by URL, with the time they were fetched.
+/// Process-wide rather than per provider: a configuration reload rebuilds
+/// the providers and must not make every replica refetch.
+type UrlCache = Mutex<HashMap<String, (Instant, Arc<JwkSet>)>>;
+
+fn url_cache() -> &'static UrlCache {
+    static CACHE: OnceLock<UrlCache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
 /// The provider's keys: the loaded file, or the URL's document (cached for
 /// [`JWKS_URL_TTL`]; fetched off the async runtime, with a timeout and a
 /// size limit).
 async fn jwks(provider: &OidcProvider) -> Result<Arc<JwkSet>, StsError> {
     match &provider.jwks {
         JwksSource::Static(set) => Ok(Arc::clone(set)),
-        JwksSource::Url { url, cache } => {
-            if let Ok(guard) = cache.lock()
-                && let Some((at, set)) = guard.as_ref()
+        JwksSource::Url { url } => {
+            if let Ok(cache) = url_cache().lock()
+                && let Some((at, set)) = cache.get(url)
                 && at.elapsed() < JWKS_URL_TTL
             {
                 return Ok(Arc::clone(set));
@@ -264,8 +274,8 @@ async fn jwks(provider: &OidcProvider) -> Result<Arc<JwkSet>, StsError> {
                     idp_error(url)
                 })?;
             let set = Arc::new(fetched);
-            if let Ok(mut guard) = cache.lock() {
-                *guard = Some((Instant::now(), Arc::clone(&set)));
+            if let Ok(mut cache) = url_cache().lock() {
+                cache.insert(url.clone(), (Instant::now(), Arc::clone(&set)));
             }
             Ok(set)
         }
