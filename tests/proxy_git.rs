@@ -255,6 +255,53 @@ fn clone_fetch_and_push_per_ref() {
         Some(main_before.as_str())
     );
 
+    // A push larger than git's post buffer streams through (chunked);
+    // allowed on a branch, refused (after draining the pack) on main.
+    // Incompressible bytes (xorshift), so the pack really is that large.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let big: Vec<u8> = (0..3_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(work.join("big.bin"), &big).unwrap();
+    git_ok(&work, &["add", "big.bin"]);
+    git_ok(&work, &["commit", "-q", "-m", "big"]);
+    let big_head = git_ok(&work, &["rev-parse", "HEAD"]).trim().to_string();
+    let out = s
+        .server
+        .git(&work, &alice)
+        .args(["push", "origin", "HEAD:refs/heads/big"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "push big: {}", text(&out));
+    assert_eq!(
+        rev(&s.bare, "refs/heads/big").as_deref(),
+        Some(big_head.as_str())
+    );
+    let record = s.server.wait_audit(|r| r["refs"][0] == "refs/heads/big");
+    assert!(record["bytes_in"].as_u64().unwrap() > 2_000_000, "{record}");
+    let out = s
+        .server
+        .git(&work, &alice)
+        .args(["push", "origin", "HEAD:refs/heads/main"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("(denied by policy policies/developers.json statement DenyPushToMain)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        rev(&s.bare, "refs/heads/main").as_deref(),
+        Some(main_before.as_str())
+    );
+
     // Deleting an unprotected branch works.
     let out = s
         .server
