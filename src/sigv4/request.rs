@@ -724,8 +724,12 @@ mod tests {
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         use proptest::prelude::*;
 
+        /// Path segments without `.`/`..` segments: for a path ending in
+        /// `/.` botocore (which gitiam follows, as the AWS CLI's signer)
+        /// drops the trailing slash and `aws-sigv4` keeps it.
         fn segment() -> impl Strategy<Value = String> {
             "[A-Za-z0-9._~-]{1,8}(%20[A-Za-z0-9]{1,4})?"
+                .prop_filter("dot segment", |s| s != "." && s != "..")
         }
 
         fn param() -> impl Strategy<Value = (String, String)> {
