@@ -418,6 +418,9 @@ fn assume_role_cross_account_and_use_the_session() {
             "alice",
             "--tags",
             "Key=project,Value=app",
+            "Key=team,Value=web",
+            "--transitive-tag-keys",
+            "project",
         ],
     ));
     let creds = creds_of(&out);
@@ -484,6 +487,27 @@ fn assume_role_cross_account_and_use_the_session() {
     );
     // The source identity follows the chain and cannot be changed.
     assert_eq!(hop["SourceIdentity"], "alice");
+    // Transitive tags follow the chain too (the token is readable; only
+    // its signature and the secret are not forgeable).
+    let hop_claims = token_claims(hop["Credentials"]["SessionToken"].as_str().unwrap());
+    assert_eq!(hop_claims["tags"]["project"], "app", "{hop_claims}");
+    assert!(hop_claims["tags"].get("team").is_none(), "{hop_claims}");
+    assert_eq!(hop_claims["chained"], true);
+    let overridden = f.aws(
+        Some(&creds),
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &chained_arn,
+            "--role-session-name",
+            "hop",
+            "--tags",
+            "Key=Project,Value=other",
+        ],
+    );
+    let err = assert_error(&overridden, "ValidationError");
+    assert!(err.contains("transitive"), "{err}");
     let changed = f.aws(
         Some(&creds),
         &[
@@ -567,6 +591,12 @@ fn refused_assume_role() {
         &["--policy", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codecommit:GitPull","Resource":"*"}]}"#],
     ));
     assert!(narrowed["PackedPolicySize"].as_u64().unwrap() > 0);
+}
+
+/// The claims of a JWT, read without verification.
+fn token_claims(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 /// Re-encodes a JWT payload with `edit` applied, keeping the old signature.

@@ -364,6 +364,31 @@ fn assume_role(
     }
     let source_identity = input.source_identity.clone().or(inherited_source);
 
+    // Transitive session tags pass on through role chaining and cannot be
+    // replaced there (AWS's rule).
+    let mut tags: Vec<(String, String)> = input.tags.clone();
+    let mut transitive_tag_keys = input.transitive_tag_keys.clone();
+    if let Identity::AssumedRole(s) = caller {
+        for key in &s.claims.transitive_tag_keys {
+            let Some((k, v)) = s
+                .claims
+                .tags
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            else {
+                continue;
+            };
+            if tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
+                return Err(StsError::validation(format!(
+                    "The tag key {k} is a transitive tag of the calling session and cannot be \
+                     overridden"
+                )));
+            }
+            tags.push((k.clone(), v.clone()));
+            transitive_tag_keys.push(k.clone());
+        }
+    }
+
     let mut context = base_context(ctx, req);
     caller.fill_context(&mut context);
     add_role_context(&mut context, &role);
@@ -484,8 +509,9 @@ fn assume_role(
     }
 
     let policy = input.policy.as_ref().map(|p| p.text.clone());
-    let packed = (policy.is_some() || !input.tags.is_empty())
-        .then(|| packed_policy_size(policy.as_deref(), &input.tags))
+    // Inherited transitive tags count too: everything must fit the token.
+    let packed = (policy.is_some() || !tags.is_empty())
+        .then(|| packed_policy_size(policy.as_deref(), &tags))
         .transpose()?;
     let grant = SessionGrant {
         account: role.account.clone(),
@@ -494,13 +520,14 @@ fn assume_role(
         role_id: role.role_id.clone(),
         session_name: input.role_session_name.clone(),
         source_identity,
-        tags: input.tags.iter().cloned().collect::<BTreeMap<_, _>>(),
+        tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
         policy,
         federated_provider: None,
         chained,
         duration,
     };
-    let issued = token::issue(ctx.keys, grant, req.now).map_err(|e| {
+    let issued = token::issue_with_transitive_tags(ctx.keys, grant, transitive_tag_keys, req.now)
+        .map_err(|e| {
         tracing::error!(error = %e, "cannot issue session token");
         StsError::internal()
     })?;

@@ -60,6 +60,9 @@ pub struct SessionClaims {
     /// Session tags (`aws:PrincipalTag/*`, overriding the role's tags).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Keys of the tags that pass on to sessions chained from this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitive_tag_keys: Vec<String>,
     /// Session policy JSON, intersected with the role's policies. Re-parsed
     /// on use (it was validated when the session was issued).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,6 +212,17 @@ pub fn is_temporary_access_key_id(id: &str) -> bool {
 
 /// Issues credentials for `grant`, signed with the active key.
 pub fn issue(keys: &KeySet, grant: SessionGrant, now: SystemTime) -> Result<Issued, TokenError> {
+    issue_with_transitive_tags(keys, grant, Vec::new(), now)
+}
+
+/// Like [`issue`], marking the tags named in `transitive_tag_keys` as
+/// transitive (they pass on through role chaining).
+pub fn issue_with_transitive_tags(
+    keys: &KeySet,
+    grant: SessionGrant,
+    transitive_tag_keys: Vec<String>,
+    now: SystemTime,
+) -> Result<Issued, TokenError> {
     let iat = unix(now);
     let key = keys.active();
     let claims = SessionClaims {
@@ -222,6 +236,7 @@ pub fn issue(keys: &KeySet, grant: SessionGrant, now: SystemTime) -> Result<Issu
         session_name: grant.session_name,
         source_identity: grant.source_identity,
         tags: grant.tags,
+        transitive_tag_keys,
         policy: grant.policy,
         federated_provider: grant.federated_provider,
         chained: grant.chained,
