@@ -343,13 +343,6 @@ fn assume_role(
         return Err(deny(""));
     };
     let chained = matches!(caller, Identity::AssumedRole(_));
-    let duration = session_duration(
-        input.duration_seconds,
-        ctx.settings.default_duration,
-        &role,
-        chained,
-    )?;
-
     // A chained session keeps its source identity; it cannot be changed.
     let inherited_source = match caller {
         Identity::AssumedRole(s) => s.claims.source_identity.clone(),
@@ -508,6 +501,14 @@ fn assume_role(
         }
     }
 
+    // Checked only once the caller may assume the role, so that the role's
+    // limits tell nothing to those who may not.
+    let duration = session_duration(
+        input.duration_seconds,
+        ctx.settings.default_duration,
+        &role,
+        chained,
+    )?;
     let policy = input.policy.as_ref().map(|p| p.text.clone());
     // Inherited transitive tags count too: everything must fit the token.
     let packed = (policy.is_some() || !tags.is_empty())
@@ -573,13 +574,6 @@ async fn web_identity(
         ctx.settings.web_identity_leeway,
     )
     .await?;
-    let duration = session_duration(
-        input.duration_seconds,
-        ctx.settings.default_duration,
-        &role,
-        false,
-    )?;
-
     let mut context = base_context(ctx, req);
     add_role_context(&mut context, &role);
     context.insert("aws:FederatedProvider", provider.arn.clone());
@@ -617,6 +611,12 @@ async fn web_identity(
         return Err(not_authorized());
     }
 
+    let duration = session_duration(
+        input.duration_seconds,
+        ctx.settings.default_duration,
+        &role,
+        false,
+    )?;
     let policy = input.policy.as_ref().map(|p| p.text.clone());
     let packed = policy
         .as_deref()
