@@ -13,7 +13,7 @@ use super::arn::{Arn, check_policy_arn};
 use super::condition::{Condition, Operator, SetQualifier};
 use super::context::Context;
 use super::eval::PrincipalInfo;
-use super::matcher::{Wildcard, match_tokens};
+use super::matcher::Wildcard;
 use super::raw::{self, Json};
 use super::validate::{Finding, PolicyKind, Severity};
 use super::variables::Template;
@@ -209,9 +209,7 @@ impl ResourcePattern {
     fn matches(&self, resource: &str, context: &Context) -> bool {
         match self {
             ResourcePattern::Static(w) => w.matches(resource),
-            ResourcePattern::Dynamic(t) => t
-                .resolve_tokens(context)
-                .is_some_and(|toks| match_tokens(&toks, resource)),
+            ResourcePattern::Dynamic(t) => t.matches(context, resource),
         }
     }
 

@@ -24,7 +24,7 @@ use time::macros::format_description;
 
 use super::arn::{ArnPattern, check_policy_arn};
 use super::context::Context;
-use super::matcher::{Wildcard, match_tokens};
+use super::matcher::Wildcard;
 use super::variables::Template;
 
 /// The operator families.
@@ -334,9 +334,7 @@ impl Condition {
                     _ => *p == *request,
                 }),
                 Value::Like(w) => w.matches(request),
-                Value::LikeTemplate(t) => t
-                    .resolve_tokens(context)
-                    .is_some_and(|toks| match_tokens(&toks, request)),
+                Value::LikeTemplate(t) => t.matches(context, request),
                 _ => false,
             }),
             Family::Numeric => {

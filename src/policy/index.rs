@@ -287,4 +287,93 @@ mod tests {
         assert!(!selective_action(b"codecommit:"));
         assert!(!selective_action(b""));
     }
+
+    /// The index must never change a decision: random stores and requests,
+    /// decided with and without it.
+    #[test]
+    fn index_agrees_with_linear_evaluation() {
+        use crate::policy::{Context, PolicyLayer, Request, evaluate};
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let actions = [
+            "codecommit:GitPull",
+            "codecommit:GitPush",
+            "codecommit:Get*",
+            "codecommit:*",
+            "*",
+            "sts:AssumeRole",
+            "CodeCommit:gitpu?l",
+        ];
+        let resources = [
+            "*",
+            "arn:aws:codecommit:us-east-1:111122223333:repo-1",
+            "arn:aws:codecommit:us-east-1:111122223333:repo-1*",
+            "arn:aws:codecommit:us-east-1:111122223333:repo-?",
+            "arn:aws:codecommit:*:111122223333:repo-2",
+            "arn:aws:codecommit:us-east-1:111122223333:${aws:username}-*",
+            "arn:aws:codecommit:us-east-1:111122223333:r",
+            "arn:aws:codecommit:us-east-1:111122223333:r*",
+        ];
+        let mut policies = Vec::new();
+        for p in 0..200 {
+            let mut statements = Vec::new();
+            for s in 0..1 + next(3) {
+                let effect = if next(5) == 0 { "Deny" } else { "Allow" };
+                let action_key = if next(6) == 0 { "NotAction" } else { "Action" };
+                let resource_key = if next(6) == 0 {
+                    "NotResource"
+                } else {
+                    "Resource"
+                };
+                statements.push(format!(
+                    r#"{{"Sid":"S{s}","Effect":"{effect}","{action_key}":["{}","{}"],"{resource_key}":"{}"}}"#,
+                    actions[next(actions.len())],
+                    actions[next(actions.len())],
+                    resources[next(resources.len())]
+                ));
+            }
+            let text = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+                statements.join(",")
+            );
+            policies.push(Arc::new(Policy::parse(&format!("p{p}"), &text).unwrap()));
+        }
+        let index = PolicyIndex::new(policies.clone());
+        let mut context = Context::new();
+        context.insert("aws:username", "repo");
+        let request_resources = [
+            "arn:aws:codecommit:us-east-1:111122223333:repo-1",
+            "arn:aws:codecommit:us-east-1:111122223333:repo-12",
+            "arn:aws:codecommit:us-east-1:111122223333:repo-2",
+            "arn:aws:codecommit:eu-west-1:111122223333:repo-2",
+            "arn:aws:codecommit:us-east-1:111122223333:r",
+            "arn:aws:codecommit:us-east-1:111122223333:",
+            "arn:aws:iam::111122223333:role/x",
+        ];
+        let request_actions = [
+            "codecommit:GitPull",
+            "CODECOMMIT:GITPUSH",
+            "codecommit:GetBranch",
+            "sts:AssumeRole",
+            "s3:GetObject",
+        ];
+        for action in request_actions {
+            for resource in request_resources {
+                let request = Request {
+                    action,
+                    resource,
+                    principal: None,
+                    context: &context,
+                };
+                let linear = evaluate(&[PolicyLayer::new(&policies)], &request);
+                let indexed = evaluate(&[PolicyLayer::from(&index)], &request);
+                assert_eq!(linear, indexed, "{action} on {resource}");
+            }
+        }
+    }
 }

@@ -32,8 +32,9 @@ enum Shape {
     Prefix(String),
     /// `*` alone.
     All,
-    /// Anything else: run the general algorithm.
-    General,
+    /// Anything else: run the general algorithm, after a quick rejection
+    /// by the literal bytes the text must end with (after the last `*`).
+    General { suffix: Vec<u8> },
 }
 
 /// A compiled wildcard pattern.
@@ -95,7 +96,19 @@ impl Wildcard {
                     None => false,
                 }
             }
-            Shape::General => general_match(&self.toks, text.as_bytes(), fold),
+            Shape::General { suffix } => {
+                let bytes = text.as_bytes();
+                let tail = bytes
+                    .len()
+                    .checked_sub(suffix.len())
+                    .and_then(|start| bytes.get(start..));
+                let tail_ok = match tail {
+                    Some(tail) if fold => tail.eq_ignore_ascii_case(suffix),
+                    Some(tail) => tail == suffix.as_slice(),
+                    None => false,
+                };
+                tail_ok && general_match(&self.toks, bytes, fold)
+            }
         }
     }
 
@@ -177,8 +190,28 @@ fn shape_of(toks: &[Tok]) -> Shape {
     };
     match toks {
         [Tok::Star] => Shape::All,
-        [head @ .., Tok::Star] => literal(head).map_or(Shape::General, Shape::Prefix),
-        all => literal(all).map_or(Shape::General, Shape::Exact),
+        [head @ .., Tok::Star] => literal(head).map_or_else(|| general(toks), Shape::Prefix),
+        all => literal(all).map_or_else(|| general(toks), Shape::Exact),
+    }
+}
+
+/// The general shape, with the literal bytes after the last `*` when no `?`
+/// follows it (a `?` makes the tail's byte length unknown).
+fn general(toks: &[Tok]) -> Shape {
+    let after_star = toks
+        .iter()
+        .rposition(|t| *t == Tok::Star)
+        .and_then(|i| toks.get(i + 1..))
+        .unwrap_or_default();
+    let suffix: Option<Vec<u8>> = after_star
+        .iter()
+        .map(|t| match t {
+            Tok::Byte(b) => Some(*b),
+            _ => None,
+        })
+        .collect();
+    Shape::General {
+        suffix: suffix.unwrap_or_default(),
     }
 }
 

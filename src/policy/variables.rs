@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 
 use super::context::Context;
-use super::matcher::{Tok, push_literal, push_pattern};
+use super::matcher::{Tok, match_tokens, push_literal, push_pattern};
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,16 +113,43 @@ impl Template {
     /// no value and no default.
     pub fn resolve_tokens(&self, context: &Context) -> Option<Vec<Tok>> {
         let mut toks = Vec::new();
+        self.resolve_tokens_into(context, &mut toks).then_some(toks)
+    }
+
+    /// Like [`Template::resolve_tokens`], into `toks` (cleared first) so that
+    /// a caller can reuse one buffer; false when a variable has no value.
+    pub fn resolve_tokens_into(&self, context: &Context, toks: &mut Vec<Tok>) -> bool {
+        toks.clear();
         for part in &self.parts {
             match part {
-                Part::Text(text) => push_pattern(&mut toks, text),
-                Part::Escaped(c) => push_literal(&mut toks, c.encode_utf8(&mut [0u8; 4])),
-                Part::Var { key, default } => {
-                    push_literal(&mut toks, lookup(context, key, default.as_deref())?)
-                }
+                Part::Text(text) => push_pattern(toks, text),
+                Part::Escaped(c) => push_literal(toks, c.encode_utf8(&mut [0u8; 4])),
+                Part::Var { key, default } => match lookup(context, key, default.as_deref()) {
+                    Some(value) => push_literal(toks, value),
+                    None => return false,
+                },
             }
         }
-        Some(toks)
+        true
+    }
+
+    /// Does `text` match this template as a wildcard pattern (variables
+    /// substituted from `context`, case-sensitive)? A variable without value
+    /// matches nothing. Reuses a per-thread token buffer: no allocation on
+    /// the request path.
+    pub fn matches(&self, context: &Context, text: &str) -> bool {
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<Tok>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut toks) => {
+                self.resolve_tokens_into(context, &mut toks) && match_tokens(&toks, text)
+            }
+            // Not reachable (matching does not re-enter), but never panic.
+            Err(_) => self
+                .resolve_tokens(context)
+                .is_some_and(|toks| match_tokens(&toks, text)),
+        })
     }
 
     /// The text with every variable replaced by `${}` (no colon, so ARN
