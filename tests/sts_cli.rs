@@ -129,6 +129,14 @@ fn write_config(dir: &Path, state: &str, jwks: Option<&str>) -> PathBuf {
                "StringLike":{{"{OIDC_HOST}:sub":"repo:org/app:ref:refs/heads/*"}}}}}}]}}"#
         ),
     );
+    // Pull only the repository named by the session's `project` tag.
+    write(
+        dir,
+        "policies/by-project-tag.json",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"OwnProject","Effect":"Allow","Action":"codecommit:GitPull","Resource":"arn:aws:codecommit:us-east-1:{PROD}:${{aws:PrincipalTag/project}}"}}]}}"#
+        ),
+    );
     let provider = match jwks {
         Some(jwks) => format!(
             "[[accounts.oidc_providers]]\nurl = \"https://{OIDC_HOST}\"\nclient_ids = [\"sts.amazonaws.com\"]\n{jwks}\n"
@@ -189,6 +197,10 @@ trust_policy = "policies/ops-account-trust.json"
 name = "ci"
 trust_policy = "policies/ci-trust.json"
 policies = ["policies/deployer.json"]
+[[accounts.roles]]
+name = "tagged"
+trust_policy = "policies/deployer-trust.json"
+policies = ["policies/by-project-tag.json"]
 "#,
         ALICE.0, ALICE.1, BOB.0, BOB.1, OPS.0, OPS.1
     );
@@ -1462,6 +1474,61 @@ fn ci_job_clones_with_web_identity_through_the_helper() {
         audit.iter().any(|r| r["principal"]
             == format!("arn:aws:sts::{PROD}:assumed-role/ci/gh-run-42").as_str()
             && r["action"] == "codecommit:GitPush"),
+        "{audit:#?}"
+    );
+}
+
+#[test]
+fn session_tags_become_principal_tags_on_git_requests() {
+    let test = "session_tags_become_principal_tags_on_git_requests";
+    if !common::require_tool(test, "git", &["--version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    bare_repo(dir.path(), PROD, "app");
+    let Some(f) = Fixture::with_dir(test, dir, None) else {
+        return;
+    };
+    let root = f.dir.path();
+    let url = format!("{}/v1/repos/app", f.server.endpoint);
+    let alice = Creds::long_term(ALICE);
+    let aws_helper = "credential.helper=!aws codecommit credential-helper --ignore-host-check $@";
+    let clone = |project: &str, into: &str| {
+        let creds = creds_of(&json(&f.assume(
+            &alice,
+            "tagged",
+            &["--tags", &format!("Key=project,Value={project}")],
+        )));
+        let home = root.join(format!("home-{into}"));
+        std::fs::create_dir_all(&home).unwrap();
+        git(&f.server, root, &home)
+            .args(["-c", aws_helper, "clone", "-q", &url, into])
+            .env("AWS_ACCESS_KEY_ID", &creds.akid)
+            .env("AWS_SECRET_ACCESS_KEY", &creds.secret)
+            .env("AWS_SESSION_TOKEN", creds.token.as_deref().unwrap())
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    };
+    let allowed = clone("app", "tagged-app");
+    assert!(
+        allowed.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&allowed.stderr),
+        f.server.log()
+    );
+    assert!(root.join("tagged-app/README.md").is_file());
+    let denied = clone("other", "tagged-other");
+    assert!(
+        !denied.status.success(),
+        "a session tagged project=other cloned app"
+    );
+    let audit = audit_records(root);
+    let tagged = format!("arn:aws:sts::{PROD}:assumed-role/tagged/ci-run");
+    assert!(
+        audit.iter().any(|r| r["principal"] == tagged.as_str()
+            && r["action"] == "codecommit:GitPull"
+            && r["decision"] == "implicitDeny"),
         "{audit:#?}"
     );
 }
