@@ -584,3 +584,42 @@ fn health_metrics_and_graceful_shutdown() {
     let status = server.terminate();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn http2_is_offered_only_when_enabled() {
+    if !common::require_tool("http2_is_offered_only_when_enabled", "git", &["--version"]) {
+        return;
+    }
+    let s = setup();
+    let trace = |s: &Setup, dir: &str| {
+        let out = s
+            .server
+            .git(&s.root, &creds(ALICE))
+            .args(["clone", "-q", &s.server.url("demo"), dir])
+            .env("GIT_CURL_VERBOSE", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(trace(&s, "h1").contains("server accepted http/1.1"));
+    let Setup {
+        _tmp, root, server, ..
+    } = s;
+    drop(server);
+    let config = std::fs::read_to_string(root.join("gitiam.toml")).unwrap();
+    write(
+        &root,
+        "gitiam.toml",
+        &config.replace("[server]\n", "[server]\nhttp2 = true\n"),
+    );
+    let s = Setup {
+        server: TestServer::start(&root),
+        bare: root.join("repos").join(ACCOUNT).join("demo.git"),
+        root,
+        _tmp,
+    };
+    let stderr = trace(&s, "h2");
+    assert!(stderr.contains("server accepted h2"), "{stderr}");
+    assert!(s.root.join("h2/README.md").is_file());
+}

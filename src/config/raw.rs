@@ -40,6 +40,7 @@ pub struct RawServer {
     pub header_read_timeout_secs: Option<Spanned<u64>>,
     pub body_idle_timeout_secs: Option<Spanned<u64>>,
     pub shutdown_timeout_secs: Option<Spanned<u64>>,
+    pub http2: Option<Spanned<bool>>,
 }
 
 /// `[backend]`.

@@ -83,7 +83,7 @@ pub enum StartError {
 /// https://ADDR` (with the real port) to stdout once the socket is bound.
 pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartError> {
     let tls_files = tls::certificate_files(config.server.tls.as_ref(), &config.server.state_dir)?;
-    let acceptor = TlsAcceptor::from(tls::server_config(&tls_files)?);
+    let acceptor = TlsAcceptor::from(tls::server_config(&tls_files, config.server.http2)?);
     let watched = config.files.clone();
     let addr = options.listen.unwrap_or(config.server.listen);
     let state = Arc::new(State::new(config)?);

@@ -107,8 +107,9 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// A rustls server configuration for `files`, offering HTTP/2 and HTTP/1.1.
-pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+/// A rustls server configuration for `files`, offering HTTP/1.1 and, with
+/// `http2`, HTTP/2 (preferred by clients that speak it).
+pub fn server_config(files: &TlsFiles, http2: bool) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let file_err = |path: &Path, message: String| TlsError::File {
         path: path.to_path_buf(),
         message,
@@ -134,7 +135,11 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(rustls_err)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Arc::new(config))
 }
 
@@ -148,7 +153,7 @@ mod tests {
         let tls = dir.path().join("tls");
         let files = ensure_self_signed(&tls).unwrap();
         let first = std::fs::read(&files.cert).unwrap();
-        assert!(server_config(&files).is_ok());
+        assert!(server_config(&files, true).is_ok());
         let again = ensure_self_signed(&tls).unwrap();
         assert_eq!(
             std::fs::read(&again.cert).unwrap(),
@@ -168,10 +173,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cert = dir.path().join("c.pem");
         std::fs::write(&cert, "not pem").unwrap();
-        let err = server_config(&TlsFiles {
-            cert: cert.clone(),
-            key: dir.path().join("k.pem"),
-        })
+        let err = server_config(
+            &TlsFiles {
+                cert: cert.clone(),
+                key: dir.path().join("k.pem"),
+            },
+            false,
+        )
         .unwrap_err();
         assert!(
             err.to_string().starts_with(&cert.display().to_string()),
