@@ -174,25 +174,6 @@ fn denied_push_is_reported_like_git() {
     );
     assert_eq!(rev(&bare, "refs/heads/topic"), None);
 
-    // Old report-status (v1) without side-band, as older clients send.
-    let out = git(
-        &work,
-        &[
-            "-c",
-            "transfer.advertiseSID=false",
-            "push",
-            "--porcelain",
-            "origin",
-            "main",
-        ],
-    );
-    assert!(!out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("!\trefs/heads/main:refs/heads/main\t[remote rejected] (denied by policy"),
-        "{stdout}"
-    );
-
     // Deleting main is denied too; allowed refs still go through.
     let out = git(&work, &["push", "origin", ":main"]);
     assert!(!out.status.success());
@@ -211,6 +192,85 @@ fn denied_push_is_reported_like_git() {
             .iter()
             .all(|p| p.capabilities.report_status() || p.capabilities.report_status_v2())
     );
+}
+
+#[test]
+fn denial_with_older_protocol_features() {
+    if !have_git("denial_with_older_protocol_features") {
+        return;
+    }
+    let (tmp, seed_server, bare) = setup(None);
+    drop(seed_server);
+    let repos = tmp.path().join("repos");
+    let before = rev(&bare, "refs/heads/main").unwrap();
+    let work = tmp.path().join("src");
+    git_server::commit_file(&work, "y.txt", b"y\n", "denied change");
+    for hide in [
+        &["report-status-v2"][..],
+        &["report-status-v2", "side-band-64k"][..],
+        &["side-band-64k"][..],
+    ] {
+        let server = GitServer::start_with(cgi_backend(&repos), Some(deny_main()), hide);
+        git_ok(&work, &["remote", "set-url", "origin", &server.url("demo")]);
+        let out = git(
+            &work,
+            &[
+                "push",
+                "--porcelain",
+                "origin",
+                "main",
+                "main:refs/heads/other",
+            ],
+        );
+        assert!(!out.status.success(), "{hide:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(
+                "!\trefs/heads/main:refs/heads/main\t[remote rejected] (denied by policy alice.json statement DenyMain)"
+            ),
+            "{hide:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("!\trefs/heads/main:refs/heads/other\t[remote rejected] (push refused: another ref was denied)"),
+            "{hide:?}: {stdout}"
+        );
+        let push = server.pushes().pop().unwrap();
+        for cap in hide {
+            assert!(
+                !push.capabilities.has(cap),
+                "{hide:?}: client still asked for {cap}"
+            );
+        }
+        assert!(push.capabilities.report_status() || push.capabilities.report_status_v2());
+        assert_eq!(rev(&bare, "refs/heads/main").unwrap(), before);
+        assert_eq!(rev(&bare, "refs/heads/other"), None);
+    }
+}
+
+#[test]
+fn denial_without_report_status_is_an_http_error() {
+    if !have_git("denial_without_report_status_is_an_http_error") {
+        return;
+    }
+    let (tmp, seed_server, bare) = setup(None);
+    drop(seed_server);
+    let before = rev(&bare, "refs/heads/main").unwrap();
+    let work = tmp.path().join("src");
+    git_server::commit_file(&work, "z.txt", b"z\n", "denied change");
+    let server = GitServer::start_with(
+        cgi_backend(&tmp.path().join("repos")),
+        Some(deny_main()),
+        &["report-status", "report-status-v2"],
+    );
+    git_ok(&work, &["remote", "set-url", "origin", &server.url("demo")]);
+    let out = git(&work, &["push", "origin", "main"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("403"), "{err}");
+    let push = server.pushes().pop().unwrap();
+    assert!(!push.capabilities.report_status() && !push.capabilities.report_status_v2());
+    assert_eq!(rev(&bare, "refs/heads/main").unwrap(), before);
 }
 
 #[test]

@@ -37,6 +37,15 @@ pub struct GitServer {
 impl GitServer {
     /// Serves `backend`, refusing pushes per `deny`.
     pub fn start(backend: Backend, deny: Option<DenyRule>) -> GitServer {
+        Self::start_with(backend, deny, &[])
+    }
+
+    /// Like [`start`](Self::start), and removes the capabilities `hide`
+    /// from receive-pack's advertisement, to make the real client use
+    /// older protocol features (e.g. `report-status` instead of
+    /// `report-status-v2`, no `side-band-64k`).
+    pub fn start_with(backend: Backend, deny: Option<DenyRule>, hide: &[&str]) -> GitServer {
+        let hide: Vec<String> = hide.iter().map(|s| (*s).to_owned()).collect();
         let pushes = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
         let (shutdown_tx, mut shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -50,7 +59,7 @@ impl GitServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let state = Arc::new((backend, deny, recorded));
+                let state = Arc::new((backend, deny, recorded, hide));
                 loop {
                     let (stream, peer) = tokio::select! {
                         r = listener.accept() => r.unwrap(),
@@ -61,10 +70,14 @@ impl GitServer {
                         let svc = service_fn(move |req| {
                             let state = state.clone();
                             async move {
-                                let (backend, deny, recorded) = &*state;
-                                Ok::<_, Infallible>(
-                                    handle(req, peer, backend, deny.as_ref(), recorded).await,
-                                )
+                                let (backend, deny, recorded, hide) = &*state;
+                                let response =
+                                    handle(req, peer, backend, deny.as_ref(), recorded).await;
+                                Ok::<_, Infallible>(if hide.is_empty() {
+                                    response
+                                } else {
+                                    hide_capabilities(response, hide).await
+                                })
                             }
                         });
                         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -120,6 +133,54 @@ fn text(status: http::StatusCode, msg: &str) -> http::Response<BackendBody> {
     r.headers_mut()
         .insert("content-type", "text/plain".parse().unwrap());
     r
+}
+
+/// Rewrites a receive-pack ref advertisement without the `hide`
+/// capabilities (other responses pass unchanged).
+async fn hide_capabilities(
+    response: http::Response<BackendBody>,
+    hide: &[String],
+) -> http::Response<BackendBody> {
+    let is_advert = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v == "application/x-git-receive-pack-advertisement");
+    if !is_advert {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let raw = body.collect().await.unwrap().to_bytes();
+    let mut reader = git::pktline::PktReader::new(1 << 24);
+    reader.feed(&raw).unwrap();
+    let mut out = bytes::BytesMut::new();
+    while let Some(packet) = reader.next_packet().unwrap() {
+        match packet {
+            git::pktline::Packet::Data(line) => {
+                let mut line = line.to_vec();
+                if let Some(nul) = line.iter().position(|b| *b == 0) {
+                    let caps = String::from_utf8(line[nul + 1..].to_vec()).unwrap();
+                    let kept: Vec<&str> = caps
+                        .trim_end_matches('\n')
+                        .split(' ')
+                        .filter(|c| !hide.iter().any(|h| h == c))
+                        .collect();
+                    line.truncate(nul + 1);
+                    line.extend_from_slice(kept.join(" ").as_bytes());
+                    line.push(b'\n');
+                }
+                git::pktline::write_data(&mut out, &line).unwrap();
+            }
+            git::pktline::Packet::Flush => git::pktline::write_flush(&mut out),
+            other => panic!("unexpected {other:?} in advertisement"),
+        }
+    }
+    parts.headers.remove("content-length");
+    http::Response::from_parts(
+        parts,
+        Full::new(out.freeze())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    )
 }
 
 async fn handle(
