@@ -437,6 +437,48 @@ mod failures {
         assert_process_ends(&pid).await;
     }
 
+    /// A request body fed through a channel.
+    struct RxBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+    impl hyper::body::Body for RxBody {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+            self.0
+                .poll_recv(cx)
+                .map(|o| o.map(|b| Ok(hyper::body::Frame::data(b))))
+        }
+    }
+
+    #[tokio::test]
+    async fn slow_upload_is_not_idle() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Answers the headers at once, then reads the whole upload before
+        // saying anything else, like receive-pack with `quiet`.
+        let script = "printf 'Content-Type: text/plain\\r\\n\\r\\n'\nwc -c\n";
+        let mut config = stand_in(tmp.path(), script, true);
+        config.response_idle_timeout = Duration::from_millis(1500);
+        let backend = CgiBackend::new(config).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+        let body = RxBody(rx);
+        tokio::spawn(async move {
+            for _ in 0..30 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                tx.send(Bytes::from_static(b"0123456789")).await.unwrap();
+            }
+        });
+        let mut req = request();
+        req.endpoint = GitEndpoint::Rpc(GitService::ReceivePack);
+        req.method = http::Method::POST;
+        req.body = request_body(body);
+        let response = backend.forward(req).await.unwrap();
+        let out = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(String::from_utf8_lossy(&out).trim(), "300");
+    }
+
     #[tokio::test]
     async fn start_failure_is_502() {
         let tmp = tempfile::tempdir().unwrap();

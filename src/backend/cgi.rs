@@ -206,8 +206,9 @@ impl CgiBackend {
             buf: vec![0; 64 * 1024],
         };
         let timeout = config.response_idle_timeout;
-        Ok(response
-            .map(|()| super::idle::IdleBody::new(body.boxed_unsync(), timeout).boxed_unsync()))
+        Ok(response.map(|()| {
+            super::idle::IdleBody::new(body.boxed_unsync(), timeout, activity).boxed_unsync()
+        }))
     }
 }
 

@@ -190,7 +190,7 @@ mod activity {
             self.last_ms.store(ms, Ordering::Relaxed);
         }
 
-        fn last(&self) -> Instant {
+        pub(crate) fn last(&self) -> Instant {
             self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
         }
 
@@ -269,6 +269,7 @@ pub(crate) mod idle {
     use tokio::time::{Instant, Sleep};
 
     use super::BackendBody;
+    use super::activity::Activity;
     use crate::git::BoxError;
 
     /// The backend stopped sending.
@@ -280,14 +281,19 @@ pub(crate) mod idle {
         inner: BackendBody,
         timeout: Duration,
         sleep: Pin<Box<Sleep>>,
+        /// The request body's progress also counts: a backend reading a
+        /// large push says nothing (the client asked for `quiet`) until
+        /// the pack is in.
+        request: Activity,
     }
 
     impl IdleBody {
-        pub(crate) fn new(inner: BackendBody, timeout: Duration) -> Self {
+        pub(crate) fn new(inner: BackendBody, timeout: Duration, request: Activity) -> Self {
             Self {
                 inner,
                 timeout,
                 sleep: Box::pin(tokio::time::sleep(timeout)),
+                request,
             }
         }
     }
@@ -307,9 +313,18 @@ pub(crate) mod idle {
                     this.sleep.as_mut().reset(deadline);
                     Poll::Ready(frame)
                 }
-                Poll::Pending => match this.sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(IdleTimeout(this.timeout))))),
-                    Poll::Pending => Poll::Pending,
+                Poll::Pending => loop {
+                    match this.sleep.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(()) => {
+                            let deadline = this.request.last() + this.timeout;
+                            if deadline <= Instant::now() {
+                                return Poll::Ready(Some(Err(Box::new(IdleTimeout(this.timeout)))));
+                            }
+                            // The upload moved recently: wait on.
+                            this.sleep.as_mut().reset(deadline);
+                        }
+                    }
                 },
             }
         }

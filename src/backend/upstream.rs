@@ -297,7 +297,7 @@ impl UpstreamBackend {
         let timeout = self.inner.config.response_idle_timeout;
         Ok(http::Response::from_parts(
             parts,
-            super::idle::IdleBody::new(body, timeout).boxed_unsync(),
+            super::idle::IdleBody::new(body, timeout, activity).boxed_unsync(),
         ))
     }
 }
