@@ -121,10 +121,13 @@ fn client_authorization_is_not_forwarded() {
         !out.status.success(),
         "the client's Authorization reached the upstream"
     );
+    // The upstream's 401 is not passed on (git would prompt in vain).
+    assert!(String::from_utf8_lossy(&out.stderr).contains("502"));
     // A wrong upstream credential fails the same way.
     let server = GitServer::start(upstream(&nginx.url, Some(basic("gitiam", "wrong"))), None);
     let out = git(tmp.path(), &["ls-remote", &server.url("up")]);
     assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("502"));
 }
 
 #[test]

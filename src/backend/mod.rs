@@ -90,6 +90,10 @@ pub enum BackendError {
     /// (bad CGI header block, broken HTTP).
     #[error("the Git backend sent an invalid response: {0}")]
     InvalidResponse(String),
+    /// The upstream refused gitiam's own credential (401/407). Passing that
+    /// on would make git ask its user for a password that cannot help.
+    #[error("the upstream Git server refused gitiam's credentials (HTTP {0})")]
+    UpstreamAuth(u16),
     /// The request cannot be expressed for this backend (bad account id,
     /// URL that does not parse).
     #[error("the request cannot be forwarded: {0}")]
@@ -113,6 +117,9 @@ impl BackendError {
             BackendError::Connect(_) => "gitiam: the upstream Git server is unreachable",
             BackendError::Timeout(_) => "gitiam: the Git backend did not answer in time",
             BackendError::InvalidResponse(_) => "gitiam: the Git backend sent an invalid response",
+            BackendError::UpstreamAuth(_) => {
+                "gitiam: the upstream Git server refused gitiam's credentials"
+            }
             BackendError::BadRequest(_) => "gitiam: the request cannot be forwarded",
         }
     }

@@ -291,6 +291,12 @@ impl UpstreamBackend {
                     BackendError::InvalidResponse(error_chain(&e))
                 }
             })?;
+        let status = response.status();
+        if status == http::StatusCode::UNAUTHORIZED
+            || status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
+        {
+            return Err(BackendError::UpstreamAuth(status.as_u16()));
+        }
         let (mut parts, body) = response.into_parts();
         super::strip_hop_by_hop(&mut parts.headers);
         let body = body.map_err(BoxError::from).boxed_unsync();
