@@ -318,8 +318,16 @@ fn split_nul(line: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
+/// Client bytes quoted in an error: lossy UTF-8, cut short (like Git's
+/// `%.100s`) so a hostile line cannot flood logs.
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    const MAX: usize = 100;
+    let text = String::from_utf8_lossy(b.get(..MAX).unwrap_or(b)).into_owned();
+    if b.len() > MAX {
+        format!("{text}...")
+    } else {
+        text
+    }
 }
 
 impl CommandSectionParser {
