@@ -421,7 +421,15 @@ impl CommandSectionParser {
     }
 
     fn end_of_commands(&mut self) -> Result<Progress, ReceivePackError> {
-        let any_commands = !self.commands.is_empty() || self.certificate.is_some();
+        // receive-pack reads push options only when the list of commands
+        // (for a signed push: those in the certificate) is not empty.
+        let certified = match &self.certificate {
+            Some(cert) => {
+                !commands_from_certificate(cert, self.capabilities.object_format()?)?.is_empty()
+            }
+            None => false,
+        };
+        let any_commands = !self.commands.is_empty() || certified;
         if any_commands && self.capabilities.push_options() {
             self.state = State::PushOptions;
             Ok(Progress::NeedMore)
@@ -738,6 +746,20 @@ mod tests {
         assert!(req.capabilities.side_band_64k());
         let names: Vec<_> = req.commands.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["refs/heads/a", "refs/heads/b"]);
+    }
+
+    #[test]
+    fn empty_certificate_has_no_push_options() {
+        let b = body(&[
+            b"push-cert\0report-status push-options",
+            b"certificate version 0.1\n",
+            b"\n",
+            b"push-cert-end\n",
+            b"",
+        ]);
+        let (req, used) = parse_command_section(&b).unwrap();
+        assert!(req.is_probe && req.signed);
+        assert_eq!(used, b.len());
     }
 
     #[test]
