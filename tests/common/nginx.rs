@@ -126,72 +126,105 @@ impl NginxGit {
             }
             None => "fastcgi_param REMOTE_USER anonymous;".to_owned(),
         };
-        let port = free_port();
-        // Running as root, nginx would switch its workers to `nobody`,
-        // which cannot reach the socket or the repositories.
-        let user = if is_root() { "user root root;" } else { "" };
-        let t = d.join("tmp");
-        let conf = format!(
-            r#"{user}
-daemon off;
-master_process on;
-worker_processes 2;
-pid {pid};
-error_log {log} warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {t}/body;
-    fastcgi_temp_path {t}/fastcgi;
-    proxy_temp_path {t}/proxy;
-    uwsgi_temp_path {t}/uwsgi;
-    scgi_temp_path {t}/scgi;
-    client_max_body_size 0;
-    server {{
-        listen 127.0.0.1:{port}{ssl};
-        location / {{
-            {auth}
-            include /etc/nginx/fastcgi_params;
-            fastcgi_param SCRIPT_FILENAME {backend};
-            fastcgi_param GIT_PROJECT_ROOT {repos};
-            fastcgi_param GIT_HTTP_EXPORT_ALL "";
-            fastcgi_param PATH_INFO $uri;
-            fastcgi_read_timeout 600s;
-            fastcgi_pass unix:{socket};
+        // A free port can be taken between probing and nginx's bind when
+        // tests run in parallel: retry on "Address already in use".
+        let mut attempt = 0;
+        let (nginx, port) = loop {
+            attempt += 1;
+            let port = free_port();
+            // Running as root, nginx would switch its workers to `nobody`,
+            // which cannot reach the socket or the repositories.
+            let user = if is_root() { "user root root;" } else { "" };
+            let t = d.join("tmp");
+            let conf = format!(
+                r#"{user}
+    daemon off;
+    master_process on;
+    worker_processes 2;
+    pid {pid};
+    error_log {log} warn;
+    events {{ worker_connections 1024; }}
+    http {{
+        access_log off;
+        client_body_temp_path {t}/body;
+        fastcgi_temp_path {t}/fastcgi;
+        proxy_temp_path {t}/proxy;
+        uwsgi_temp_path {t}/uwsgi;
+        scgi_temp_path {t}/scgi;
+        client_max_body_size 0;
+        server {{
+            listen 127.0.0.1:{port}{ssl};
+            location / {{
+                {auth}
+                include /etc/nginx/fastcgi_params;
+                fastcgi_param SCRIPT_FILENAME {backend};
+                fastcgi_param GIT_PROJECT_ROOT {repos};
+                fastcgi_param GIT_HTTP_EXPORT_ALL "";
+                fastcgi_param PATH_INFO $uri;
+                fastcgi_read_timeout 600s;
+                fastcgi_pass unix:{socket};
+            }}
         }}
     }}
-}}
-"#,
-            pid = d.join("nginx.pid").display(),
-            log = d.join("error.log").display(),
-            t = t.display(),
-            backend = http_backend().display(),
-            repos = repos_dir.display(),
-            socket = socket.display(),
-            ssl = match tls {
-                Some((cert, key)) => format!(
-                    " ssl;\n        ssl_certificate {};\n        ssl_certificate_key {}",
-                    cert.display(),
-                    key.display()
-                ),
-                None => String::new(),
-            },
-        );
-        let conf_path = d.join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let nginx = Command::new(sbin("nginx"))
-            .arg("-p")
-            .arg(d)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(d.join("error.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
+    "#,
+                pid = d.join("nginx.pid").display(),
+                log = d.join("error.log").display(),
+                t = t.display(),
+                backend = http_backend().display(),
+                repos = repos_dir.display(),
+                socket = socket.display(),
+                ssl = match tls {
+                    Some((cert, key)) => format!(
+                        " ssl;\n        ssl_certificate {};\n        ssl_certificate_key {}",
+                        cert.display(),
+                        key.display()
+                    ),
+                    None => String::new(),
+                },
+            );
+            let conf_path = d.join("nginx.conf");
+            std::fs::write(&conf_path, conf).unwrap();
+            let _ = std::fs::remove_file(d.join("nginx.pid"));
+            let mut nginx = Command::new(sbin("nginx"))
+                .arg("-p")
+                .arg(d)
+                .arg("-c")
+                .arg(&conf_path)
+                .arg("-e")
+                .arg(d.join("error.log"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap();
+            // The pid file appears once the listening socket is bound.
+            let start = Instant::now();
+            let up = loop {
+                if let Ok(Some(_)) = nginx.try_wait() {
+                    break false;
+                }
+                if d.join("nginx.pid").exists()
+                    && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                {
+                    break true;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "nginx did not come up"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            if up {
+                break (nginx, port);
+            }
+            let log = std::fs::read_to_string(d.join("error.log")).unwrap_or_default();
+            assert!(
+                attempt < 5 && log.contains("Address already in use"),
+                "nginx exited: {log}"
+            );
+        };
+        // fcgiwrap is only checked for being alive: it answers on first use.
         let mut fixture = NginxGit {
             url: format!(
                 "{}://127.0.0.1:{port}",
@@ -202,17 +235,6 @@ http {{
             nginx,
             fcgiwrap,
         };
-        let log = fixture.dir.path().join("error.log");
-        wait_for("nginx", Duration::from_secs(10), || {
-            if let Ok(Some(status)) = fixture.nginx.try_wait() {
-                panic!(
-                    "nginx exited with {status}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        // fcgiwrap is only checked for being alive: it answers on first use.
         assert!(
             fixture.fcgiwrap.try_wait().unwrap().is_none(),
             "fcgiwrap exited"
