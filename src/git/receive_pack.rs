@@ -878,6 +878,39 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn encoded_commands_parse_back(
+            cmds in proptest::collection::vec(
+                ("[0-9a-f]{40}", "[0-9a-f]{40}", "(heads|tags)/[a-z0-9_-]{1,12}(/[a-z0-9]{1,5})?"),
+                1..20,
+            ),
+            options in proptest::collection::vec("[a-z0-9=. _-]{0,20}", 0..4),
+        ) {
+            let mut out = BytesMut::new();
+            for (i, (old, new, name)) in cmds.iter().enumerate() {
+                let mut line = format!("{old} {new} refs/{name}").into_bytes();
+                if i == 0 {
+                    line.extend_from_slice(b"\0 report-status side-band-64k push-options");
+                }
+                pktline::write_data(&mut out, &line).unwrap();
+            }
+            pktline::write_flush(&mut out);
+            for o in &options {
+                pktline::write_data(&mut out, o.as_bytes()).unwrap();
+            }
+            pktline::write_flush(&mut out);
+            let (req, used) = parse_command_section(&out).unwrap();
+            proptest::prop_assert_eq!(used, out.len());
+            proptest::prop_assert_eq!(req.commands.len(), cmds.len());
+            for (c, (old, new, name)) in req.commands.iter().zip(&cmds) {
+                proptest::prop_assert_eq!(c.old.as_str(), old.as_str());
+                proptest::prop_assert_eq!(c.new.as_str(), new.as_str());
+                proptest::prop_assert_eq!(c.name.clone(), format!("refs/{name}"));
+            }
+            // Options lose one trailing newline at most (chomp), none here.
+            proptest::prop_assert_eq!(&req.push_options, &options);
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
             let _ = parse_command_section(&data);
         }
