@@ -391,6 +391,15 @@ impl Statement {
         self.actions.patterns.iter().any(|p| p.matches(action)) != self.actions.negated
     }
 
+    /// [`Statement::matches_action`] for an action already lower-cased.
+    pub(crate) fn matches_action_lowercase(&self, action: &str) -> bool {
+        self.actions
+            .patterns
+            .iter()
+            .any(|p| p.matches_lowercase(action))
+            != self.actions.negated
+    }
+
     /// Does the `Resource`/`NotResource` element cover `resource`
     /// (case-sensitive, policy variables substituted from `context`)? A
     /// statement without either covers every resource (trust policies).

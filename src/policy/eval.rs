@@ -236,10 +236,12 @@ pub fn evaluate(layers: &[PolicyLayer<'_>], request: &Request<'_>) -> Evaluation
     let mut denies = Vec::new();
     let mut allows = Vec::new();
     let mut layers_without_allow = Vec::new();
+    // Actions match case-insensitively: fold the request's once, not per pattern.
+    let action_lowercase = request.action.to_ascii_lowercase();
     for (i, layer) in layers.iter().enumerate() {
         let mut allowed_here = false;
         layer.for_each_candidate(request, |policy, statement| {
-            if applies(statement, request, &mut errors) {
+            if applies(statement, request, &action_lowercase, &mut errors) {
                 match statement.effect() {
                     Effect::Deny => denies.push(StatementRef::of(policy, statement)),
                     Effect::Allow => {
@@ -274,8 +276,13 @@ pub fn evaluate(layers: &[PolicyLayer<'_>], request: &Request<'_>) -> Evaluation
 }
 
 /// Does `statement` apply to `request`? Cheapest tests first.
-fn applies(statement: &Statement, request: &Request<'_>, errors: &mut Vec<String>) -> bool {
-    statement.matches_action(request.action)
+fn applies(
+    statement: &Statement,
+    request: &Request<'_>,
+    action_lowercase: &str,
+    errors: &mut Vec<String>,
+) -> bool {
+    statement.matches_action_lowercase(action_lowercase)
         && statement.matches_resource(request.resource, request.context)
         && statement.matches_principal(request.principal)
         && statement

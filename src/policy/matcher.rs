@@ -78,24 +78,37 @@ impl Wildcard {
 
     /// True when `text` matches the whole pattern.
     pub fn matches(&self, text: &str) -> bool {
-        let fold = self.ignore_case;
+        self.match_with(text, self.ignore_case)
+    }
+
+    /// Like [`Wildcard::matches`] for a `text` the caller has already
+    /// lower-cased (ASCII): a case-insensitive pattern then compares bytes
+    /// directly. Used for the request's action, lower-cased once per
+    /// decision rather than folded again for every pattern.
+    pub fn matches_lowercase(&self, text: &str) -> bool {
+        self.match_with(text, false)
+    }
+
+    fn match_with(&self, text: &str, fold: bool) -> bool {
         match &self.shape {
             Shape::All => true,
+            // Resources of one account share a long prefix and differ at
+            // the end: test the literal's last byte before comparing all.
             Shape::Exact(lit) => {
-                if fold {
-                    lit.eq_ignore_ascii_case(text)
-                } else {
-                    lit == text
-                }
+                lit.len() == text.len()
+                    && last_eq(lit.as_bytes(), text.as_bytes(), fold)
+                    && if fold {
+                        lit.eq_ignore_ascii_case(text)
+                    } else {
+                        lit == text
+                    }
             }
-            Shape::Prefix(lit) => {
-                let head = text.as_bytes().get(..lit.len());
-                match head {
-                    Some(head) if fold => head.eq_ignore_ascii_case(lit.as_bytes()),
-                    Some(head) => head == lit.as_bytes(),
-                    None => false,
-                }
-            }
+            Shape::Prefix(lit) => match text.as_bytes().get(..lit.len()) {
+                Some(head) if !last_eq(lit.as_bytes(), head, fold) => false,
+                Some(head) if fold => head.eq_ignore_ascii_case(lit.as_bytes()),
+                Some(head) => head == lit.as_bytes(),
+                None => false,
+            },
             Shape::General { suffix } => {
                 let bytes = text.as_bytes();
                 let tail = bytes
@@ -212,6 +225,14 @@ fn general(toks: &[Tok]) -> Shape {
         .collect();
     Shape::General {
         suffix: suffix.unwrap_or_default(),
+    }
+}
+
+/// Do two equally long byte strings end with the same byte?
+fn last_eq(a: &[u8], b: &[u8], fold: bool) -> bool {
+    match (a.last(), b.last()) {
+        (Some(x), Some(y)) => x == y || (fold && x.eq_ignore_ascii_case(y)),
+        _ => true,
     }
 }
 
