@@ -24,7 +24,7 @@ const DECISION_BUCKETS: [f64; 8] = [
 struct Histogram {
     bounds: &'static [f64],
     counts: Vec<AtomicU64>,
-    sum_micros: AtomicU64,
+    sum_nanos: AtomicU64,
     count: AtomicU64,
 }
 
@@ -33,7 +33,7 @@ impl Histogram {
         Self {
             bounds,
             counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            sum_micros: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
             count: AtomicU64::new(0),
         }
     }
@@ -45,8 +45,9 @@ impl Histogram {
                 count.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        // Nanoseconds: a policy decision takes well under a microsecond.
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -62,7 +63,7 @@ impl Histogram {
         }
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         let _ = writeln!(out, "{name}_sum {sum}");
         let _ = writeln!(out, "{name}_count {count}");
     }
@@ -235,6 +236,7 @@ mod tests {
             7,
         );
         m.decision_time(Duration::from_micros(7));
+        m.decision_time(Duration::from_nanos(300));
         m.reload(false);
         let text = m.render();
         assert!(
@@ -252,7 +254,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("gitiam_decision_duration_seconds_bucket{le=\"0.00001\"} 1"),
+            text.contains("gitiam_decision_duration_seconds_bucket{le=\"0.00001\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gitiam_decision_duration_seconds_sum 0.0000073\n"),
             "{text}"
         );
         assert!(text.contains("gitiam_received_bytes_total 15"), "{text}");
