@@ -219,6 +219,7 @@ pub fn load_str(path: &Path, base: &Path, text: &str) -> Result<Config, ConfigEr
         base: base.to_path_buf(),
         text,
         policies: HashMap::new(),
+        jwks_files: Vec::new(),
     };
     loader.run(path)
 }
@@ -230,6 +231,8 @@ struct Loader<'a> {
     /// Policies by resolved path: a file used by many users is parsed once
     /// and shared.
     policies: HashMap<(PathBuf, bool), Arc<Policy>>,
+    /// OIDC providers' `jwks_file`s, watched like policy files.
+    jwks_files: Vec<PathBuf>,
 }
 
 impl Loader<'_> {
@@ -262,6 +265,7 @@ impl Loader<'_> {
         policy_files.sort();
         policy_files.dedup();
         files.extend(policy_files);
+        files.extend(self.jwks_files.iter().cloned());
         Ok(Config {
             path: path.to_path_buf(),
             server,
@@ -698,6 +702,9 @@ impl Loader<'_> {
                 acct.roles.insert(name, role);
             }
             for provider in &account.oidc_providers {
+                if let Some(file) = &provider.get_ref().jwks_file {
+                    self.jwks_files.push(self.base.join(file));
+                }
                 let validated = provider
                     .get_ref()
                     .validate(&id, &self.base)
