@@ -106,15 +106,9 @@ impl<'a> PolicyLayer<'a> {
 
     /// Calls `f` with every statement that could apply to `request`, in
     /// (policy, statement) order.
-    fn for_each_candidate(&self, request: &Request<'_>, mut f: impl FnMut(&Policy, &Statement)) {
+    fn for_each_candidate(&self, request: &Request<'_>, f: impl FnMut(&Policy, &Statement)) {
         match self {
-            PolicyLayer::Policies(policies) => {
-                for policy in policies.iter() {
-                    for statement in policy.statements() {
-                        f(policy, statement);
-                    }
-                }
-            }
+            PolicyLayer::Policies(_) => self.for_each_statement(f),
             PolicyLayer::Indexed(index) => {
                 index.for_each_candidate(request.action, request.resource, f)
             }
