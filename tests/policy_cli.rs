@@ -455,6 +455,20 @@ fn simulate_rejects_invalid_policies_and_requests() {
     ]);
     assert_eq!(run.code, 3);
     assert!(run.stderr.contains("--policy FILE is required"));
+
+    // A typo in a flag is a usage error (3), never read as a deny (2).
+    let run = gitiam(&[
+        "policy",
+        "simulate",
+        "--policy",
+        good,
+        "--actoin",
+        "codecommit:GitPull",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("--actoin"), "{}", run.stderr);
+    let run = gitiam(&["policy", "simulate", "--help"]);
+    assert_eq!(run.code, 0);
 }
 
 #[test]

@@ -29,7 +29,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap's own exit status for a usage error is 2, which `policy
+            // simulate` uses for a deny: a script must never read a typo as
+            // a decision, so usage errors get their own status.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                cli::EXIT_USAGE
+            } else {
+                0
+            });
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Quickstart(args) => cli::quickstart::run(args),

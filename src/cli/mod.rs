@@ -8,3 +8,8 @@ pub mod sts_keys;
 
 /// Exit code for an error that no subcommand classified more precisely.
 pub const EXIT_FAILURE: u8 = 1;
+
+/// Exit code for a command line that does not parse (unknown flag, missing
+/// argument). The same as `policy simulate`'s "invalid request", and never
+/// one that a subcommand uses for a result.
+pub const EXIT_USAGE: u8 = 3;
