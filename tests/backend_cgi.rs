@@ -517,3 +517,84 @@ mod failures {
         ));
     }
 }
+
+/// Measurement, not a check: pushes and clones 320 MiB of incompressible
+/// data through the test server (CGI backend) and prints the process's
+/// peak RSS next to the wall times of the same clone through nginx +
+/// fcgiwrap and `git clone --no-local`. Run with
+/// `cargo test --release --test backend_cgi -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement; run explicitly"]
+fn measure_large_push_and_clone() {
+    use std::io::Write as _;
+    if !have_git("measure_large_push_and_clone") {
+        return;
+    }
+    let status = || {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let repos = tmp.path().join("repos");
+    let bare = bare_repo(&repos, "big", &[]);
+    let server = GitServer::start(cgi_backend(&repos), None);
+    let work = tmp.path().join("work");
+    work_tree(&work, &server.url("big"), &[]);
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut chunk = vec![0u8; 1 << 20];
+    for i in 0..5 {
+        let mut f = std::fs::File::create(work.join(format!("f{i}.bin"))).unwrap();
+        for _ in 0..64 {
+            for w in chunk.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                w.copy_from_slice(&x.to_le_bytes()[..w.len()]);
+            }
+            f.write_all(&chunk).unwrap();
+        }
+    }
+    drop(chunk);
+    git_ok(&work, &["add", "."]);
+    git_ok(&work, &["commit", "-q", "-m", "big"]);
+    eprintln!("before push: {}", status());
+    let t = std::time::Instant::now();
+    git_ok(&work, &["push", "-q", "origin", "main"]);
+    eprintln!("push 320 MiB via CGI: {:?}; {}", t.elapsed(), status());
+    assert!(rev(&bare, "refs/heads/main").is_some());
+    let clone = |name: &str, url: &str| {
+        let t = std::time::Instant::now();
+        let dest = tmp.path().join(name);
+        git_ok(
+            tmp.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                "--no-local",
+                url,
+                dest.to_str().unwrap(),
+            ],
+        );
+        t.elapsed()
+    };
+    let via_cgi = clone("c1.git", &server.url("big"));
+    eprintln!("clone via CGI: {via_cgi:?}; {}", status());
+    let no_local = clone("c2.git", bare.to_str().unwrap());
+    eprintln!("clone --no-local from disk: {no_local:?}");
+    if common::nginx::available("measure_large_push_and_clone") {
+        let nginx = common::nginx::NginxGit::start(&repos, None);
+        let direct = format!("{}/{}/big.git", nginx.url, git_server::ACCOUNT);
+        eprintln!("clone via nginx + fcgiwrap: {:?}", clone("c3.git", &direct));
+    }
+    eprintln!(
+        "clone via CGI again: {:?}; {}",
+        clone("c4.git", &server.url("big")),
+        status()
+    );
+}
