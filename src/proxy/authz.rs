@@ -168,3 +168,143 @@ pub fn forbidden_message(
         identity.arn()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use crate::sigv4::{SigningKeyCache, codecommit};
+    use std::path::Path;
+    use std::time::Duration;
+
+    const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Push","Effect":"Allow","Action":["codecommit:GitPull","codecommit:GitPush"],"Resource":"arn:aws:codecommit:us-east-1:111122223333:${aws:PrincipalTag/team}-*"},
+        {"Sid":"DenyMain","Effect":"Deny","Action":"codecommit:GitPush","Resource":"*",
+         "Condition":{"StringEqualsIfExists":{"codecommit:References":["refs/heads/main"]},"Null":{"codecommit:References":"false"}}},
+        {"Sid":"OfficeOnly","Effect":"Deny","Action":"*","Resource":"*",
+         "Condition":{"NotIpAddress":{"aws:SourceIp":["127.0.0.0/8","10.0.0.0/8"]}}}]}"#;
+
+    fn identity() -> (tempfile::TempDir, Identity) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.json"), POLICY).unwrap();
+        let text = r#"
+[[accounts]]
+id = "111122223333"
+[[accounts.users]]
+name = "alice"
+policies = ["p.json"]
+tags = { team = "web" }
+access_keys = [{ id = "AKIAEXAMPLEALICE0001", secret = "alice-secret-0123456789" }]
+"#;
+        let config = config::load_str(Path::new("gitiam.toml"), dir.path(), text).unwrap();
+        let (user, _) = config.directory.access_key("AKIAEXAMPLEALICE0001").unwrap();
+        (dir, Identity::User(user))
+    }
+
+    fn proof() -> SignatureVerified {
+        let now = SystemTime::now();
+        let pw = codecommit::password("s3cr3t-s3cr3t-s3cr3t", "us-east-1", "h", "/v1/repos/r", now);
+        codecommit::verify(
+            &SigningKeyCache::default(),
+            "s3cr3t-s3cr3t-s3cr3t",
+            "us-east-1",
+            "h",
+            "/v1/repos/r",
+            &pw,
+            now,
+            Duration::from_secs(900),
+        )
+        .unwrap()
+    }
+
+    fn facts(ip: &str) -> RequestFacts<'static> {
+        RequestFacts {
+            source_ip: ip.parse().unwrap(),
+            now: UNIX_EPOCH + Duration::from_secs(1_764_547_200), // 2025-12-01T00:00:00Z
+            region: "us-east-1",
+        }
+    }
+
+    fn push(refs: &[&str]) -> PushRequest {
+        let mut body = Vec::new();
+        for (i, r) in refs.iter().enumerate() {
+            let caps = if i == 0 {
+                "\0report-status side-band-64k"
+            } else {
+                ""
+            };
+            let line = format!("{} {} {r}{caps}\n", "0".repeat(40), "1".repeat(40));
+            body.extend(format!("{:04x}", line.len() + 4).into_bytes());
+            body.extend(line.into_bytes());
+        }
+        body.extend(b"0000");
+        crate::git::parse_command_section(&body).unwrap().0
+    }
+
+    #[test]
+    fn context_has_request_keys() {
+        let (_dir, id) = identity();
+        let ctx = request_context(&id, &facts("::ffff:10.1.2.3"));
+        let get = |k: &str| ctx.get(k).map(|v| v.join(","));
+        assert_eq!(get("aws:SourceIp").as_deref(), Some("10.1.2.3"));
+        assert_eq!(
+            get("aws:CurrentTime").as_deref(),
+            Some("2025-12-01T00:00:00Z")
+        );
+        assert_eq!(get("aws:EpochTime").as_deref(), Some("1764547200"));
+        assert_eq!(get("aws:SecureTransport").as_deref(), Some("true"));
+        assert_eq!(get("aws:RequestedRegion").as_deref(), Some("us-east-1"));
+        assert_eq!(get("aws:username").as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn pulls_and_pushes_per_ref() {
+        let (_dir, id) = identity();
+        let proof = proof();
+        let web = repository_arn("us-east-1", "111122223333", "web-app");
+        let ctx = request_context(&id, &facts("127.0.0.1"));
+        assert!(
+            authorize(&id, &proof, GIT_PULL, &web, &ctx)
+                .decision
+                .is_allowed()
+        );
+        // The tag variable scopes the user to its team's repositories.
+        let other = repository_arn("us-east-1", "111122223333", "ops-tools");
+        let e = authorize(&id, &proof, GIT_PULL, &other, &ctx);
+        assert_eq!(e.decision, Decision::ImplicitDeny);
+        assert_eq!(
+            denial_reason(&e),
+            "denied by policy: no statement allows it"
+        );
+        assert!(forbidden_message(&id, GIT_PULL, &other, &e).contains(
+            "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: codecommit:GitPull on resource: arn:aws:codecommit:us-east-1:111122223333:ops-tools"
+        ));
+
+        let d = authorize_push(&id, &proof, &web, &ctx, &push(&["refs/heads/feature"]));
+        assert!(d.allowed());
+        let d = authorize_push(
+            &id,
+            &proof,
+            &web,
+            &ctx,
+            &push(&["refs/heads/feature", "refs/heads/main"]),
+        );
+        assert!(!d.allowed());
+        assert_eq!(d.denied.len(), 1);
+        assert_eq!(d.denied[0].name, "refs/heads/main");
+        assert_eq!(
+            d.denied[0].reason,
+            "denied by policy p.json statement DenyMain"
+        );
+        assert_eq!(d.explaining().unwrap().decision, Decision::ExplicitDeny);
+
+        // Conditions on request keys: outside the allowed networks.
+        let outside = request_context(&id, &facts("192.0.2.1"));
+        let e = authorize(&id, &proof, GIT_PULL, &web, &outside);
+        assert_eq!(e.decision, Decision::ExplicitDeny);
+        assert_eq!(
+            denial_reason(&e),
+            "denied by policy p.json statement OfficeOnly"
+        );
+    }
+}
