@@ -76,7 +76,18 @@ pub fn spawn(
             let now = stamps(&watched);
             if forced || now != seen {
                 seen = now;
-                if let Some(files) = reload_config(&state, &config_path, forced) {
+                // Reading and parsing files is blocking work: keep it off
+                // the threads serving requests.
+                let path = config_path.clone();
+                let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
+                let applied = match loaded {
+                    Ok(result) => apply(&state, result, forced),
+                    Err(e) => {
+                        tracing::error!(error = %e, "configuration reload task failed");
+                        None
+                    }
+                };
+                if let Some(files) = applied {
                     watched = watch_list(&files);
                     seen = stamps(&watched);
                 }
@@ -90,10 +101,14 @@ pub fn spawn(
     })
 }
 
-/// Loads the configuration and swaps the directory in; returns the new
-/// list of files on success.
-fn reload_config(state: &State, path: &Path, forced: bool) -> Option<Vec<PathBuf>> {
-    match config::load(path) {
+/// Swaps a newly loaded configuration's directory in; returns its list of
+/// files on success. A failed load changes nothing.
+fn apply(
+    state: &State,
+    loaded: Result<config::Config, config::ConfigError>,
+    forced: bool,
+) -> Option<Vec<PathBuf>> {
+    match loaded {
         Ok(new) => {
             if new.server.listen != state.server.listen
                 || new.server.region != state.server.region
@@ -119,11 +134,6 @@ fn reload_config(state: &State, path: &Path, forced: bool) -> Option<Vec<PathBuf
             tracing::error!(
                 error = %e,
                 "configuration reload failed; the last good configuration keeps serving"
-            );
-            // Also on stderr without a subscriber: an operator editing the
-            // file must see why the edit did not take.
-            eprintln!(
-                "gitiam: configuration reload failed (still serving the last good configuration): {e}"
             );
             None
         }
