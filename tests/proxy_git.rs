@@ -432,6 +432,13 @@ fn missing_permissions_are_403() {
     assert!(stderr.contains("codecommit:GitPush"), "{stderr}");
     assert_eq!(rev(&s.bare, "refs/heads/x"), None);
 
+    // Oversized request heads are refused before anything else runs.
+    let big = "a".repeat(100 * 1024);
+    let resp = s
+        .server
+        .request("GET", "/healthz", &[("x-padding", big.as_str())]);
+    assert_eq!(resp.status, 431);
+
     // Paths that are not smart-HTTP endpoints do not exist.
     for path in [
         "/v1/repos/demo/HEAD",
