@@ -291,3 +291,103 @@ async fn silent_upstream_times_out_with_504() {
     assert_eq!(err.status(), 504);
     hold.abort();
 }
+
+#[tokio::test]
+async fn forwarded_request_headers() {
+    use gitiam::backend::{BackendRequest, request_body};
+    use gitiam::git::{GitEndpoint, GitService, RepoName};
+    use http_body_util::BodyExt;
+    use std::sync::Mutex;
+
+    // An HTTP server that records what it receives.
+    let seen: Arc<Mutex<Vec<(String, http::HeaderMap, Vec<u8>)>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let record = seen.clone();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let record = record.clone();
+            async move {
+                let uri = req.uri().to_string();
+                let headers = req.headers().clone();
+                let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                record.lock().unwrap().push((uri, headers, body));
+                let mut resp = http::Response::new(http_body_util::Full::new(
+                    bytes::Bytes::from_static(b"ok"),
+                ));
+                resp.headers_mut()
+                    .insert("content-type", "text/plain".parse().unwrap());
+                resp.headers_mut()
+                    .insert("keep-alive", "timeout=5".parse().unwrap());
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        });
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+            .await
+            .unwrap();
+    });
+
+    let mut config = UpstreamConfig::new(format!("http://{addr}/git/{{account}}/{{repo}}.git"));
+    config.auth = Some(UpstreamAuth::new("X-Upstream-Token", "s3cret").unwrap());
+    let backend = UpstreamBackend::new(config).unwrap();
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in [
+        ("authorization", "Basic Y2xpZW50OnNlY3JldA=="),
+        ("connection", "x-custom"),
+        ("x-custom", "hop"),
+        ("x-forwarded-for", "6.6.6.6"),
+        ("content-type", "application/x-git-receive-pack-request"),
+        ("git-protocol", "version=2"),
+        ("expect", "100-continue"),
+        ("cookie", "a=b"),
+    ] {
+        headers.insert(k, v.parse().unwrap());
+    }
+    let request = BackendRequest {
+        account: "111122223333".into(),
+        repo: RepoName::parse("r").unwrap(),
+        endpoint: GitEndpoint::Rpc(GitService::ReceivePack),
+        method: http::Method::POST,
+        headers,
+        principal_arn: "arn:aws:iam::111122223333:user/alice".into(),
+        client_ip: "203.0.113.7".parse().unwrap(),
+        client_scheme: "https",
+        body: request_body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"0000",
+        ))),
+    };
+    let response = backend.forward(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("keep-alive").is_none());
+    assert_eq!(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .as_ref(),
+        b"ok"
+    );
+    // The client pools the connection, so the server would wait for it
+    // to close; the exchange is recorded already.
+    drop(backend);
+    server.abort();
+
+    let seen = seen.lock().unwrap();
+    let (uri, h, body) = &seen[0];
+    assert_eq!(uri, "/git/111122223333/r.git/git-receive-pack");
+    assert_eq!(body, b"0000");
+    assert!(h.get("authorization").is_none());
+    assert!(h.get("x-custom").is_none());
+    assert!(h.get("cookie").is_none());
+    assert!(h.get("expect").is_none());
+    assert_eq!(h["x-forwarded-for"], "203.0.113.7");
+    assert_eq!(h["x-forwarded-proto"], "https");
+    assert_eq!(h["x-upstream-token"], "s3cret");
+    assert_eq!(h["git-protocol"], "version=2");
+    assert_eq!(h["content-type"], "application/x-git-receive-pack-request");
+    assert_eq!(h["host"], addr.to_string());
+}
