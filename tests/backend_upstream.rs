@@ -300,7 +300,8 @@ async fn forwarded_request_headers() {
     use std::sync::Mutex;
 
     // An HTTP server that records what it receives.
-    let seen: Arc<Mutex<Vec<(String, http::HeaderMap, Vec<u8>)>>> = Arc::default();
+    type Seen = Arc<Mutex<Vec<(String, http::HeaderMap, Vec<u8>)>>>;
+    let seen: Seen = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let record = seen.clone();
