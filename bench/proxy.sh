@@ -38,7 +38,8 @@ OUT=${OUT:-$W/results}
 mkdir -p "$OUT"
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # fcgiwrap -c N forks workers that outlive their parent: stop children first.
+  for p in "${PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "${KEEP:-}" ] || rm -rf "$W"
 }
