@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+mod body;
 pub mod cli;
 pub mod config;
 pub mod credential;

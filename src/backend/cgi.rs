@@ -21,8 +21,8 @@ use hyper::body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::process::{Child, ChildStdout, Command};
 
-use super::activity::Activity;
-use super::{BackendBody, BackendError, BackendRequest};
+use super::{BackendBody, BackendError, BackendRequest, RequestBody};
+use crate::body::{Activity, TrackedBody};
 use crate::git::BoxError;
 
 /// Settings of the embedded backend.
@@ -191,12 +191,12 @@ impl CgiBackend {
             request.repo.to_string(),
         ));
 
-        let head = activity
-            .wait(
-                config.response_timeout,
-                read_header_block(&mut stdout, config.max_header_bytes),
-            )
-            .await?;
+        let head = super::wait_active(
+            &activity,
+            config.response_timeout,
+            read_header_block(&mut stdout, config.max_header_bytes),
+        )
+        .await?;
         // On error `child` is dropped here, which kills it.
         let (response, rest) = head?;
         let body = CgiBody {
@@ -206,15 +206,13 @@ impl CgiBackend {
             buf: vec![0; 64 * 1024],
         };
         let timeout = config.response_idle_timeout;
-        Ok(response.map(|()| {
-            super::idle::IdleBody::new(body.boxed_unsync(), timeout, activity).boxed_unsync()
-        }))
+        Ok(response.map(|()| super::idle_response(body, timeout, activity)))
     }
 }
 
 /// Copies the request body into the child's stdin; closing stdin at the end
 /// is what tells http-backend the request is complete.
-async fn feed_stdin(mut body: super::activity::TrackedBody, mut stdin: tokio::process::ChildStdin) {
+async fn feed_stdin(mut body: TrackedBody<RequestBody>, mut stdin: tokio::process::ChildStdin) {
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 
+use crate::body::{Activity, IdleBody};
 use crate::git::{BoxError, GitEndpoint, RepoName};
 
 pub use cgi::{CgiBackend, CgiConfig};
@@ -160,190 +161,52 @@ impl From<UpstreamBackend> for Backend {
     }
 }
 
-/// Shared by both backends: waits for `response` but gives up when the
-/// request body has been idle for `timeout` (a large push keeps the request
-/// "active" as long as its bytes keep flowing, however long that takes).
-mod activity {
-    use std::pin::Pin;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::task::{Context, Poll};
-    use std::time::Duration;
-
-    use bytes::Bytes;
-    use hyper::body::{Body, Frame, SizeHint};
-    use tokio::time::Instant;
-
-    use super::{BackendError, RequestBody};
-    use crate::git::BoxError;
-
-    /// Milliseconds since `start` of the last request-body progress.
-    #[derive(Clone)]
-    pub(crate) struct Activity {
-        start: Instant,
-        last_ms: Arc<AtomicU64>,
-    }
-
-    impl Activity {
-        pub(crate) fn new() -> Self {
-            Self {
-                start: Instant::now(),
-                last_ms: Arc::new(AtomicU64::new(0)),
-            }
-        }
-
-        fn touch(&self) {
-            let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.last_ms.store(ms, Ordering::Relaxed);
-        }
-
-        pub(crate) fn last(&self) -> Instant {
-            self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
-        }
-
-        /// Wraps `body` so reading it counts as activity.
-        pub(crate) fn track(&self, body: RequestBody) -> TrackedBody {
-            TrackedBody {
-                inner: body,
-                activity: self.clone(),
-            }
-        }
-
-        /// Awaits `fut`, failing with a timeout once nothing happened on the
-        /// request body for `timeout`.
-        pub(crate) async fn wait<F, T>(&self, timeout: Duration, fut: F) -> Result<T, BackendError>
-        where
-            F: std::future::Future<Output = T>,
-        {
-            let mut fut = std::pin::pin!(fut);
-            loop {
-                let deadline = self.last() + timeout;
-                tokio::select! {
-                    out = &mut fut => return Ok(out),
-                    _ = tokio::time::sleep_until(deadline) => {
-                        if self.last() + timeout <= Instant::now() {
-                            return Err(BackendError::Timeout(timeout));
-                        }
-                    }
+/// Shared by both backends: awaits `fut` (the response), but gives up
+/// with [`BackendError::Timeout`] once nothing happened on the request body
+/// for `timeout` (a large push keeps the request "active" as long as its
+/// bytes keep flowing, however long that takes).
+async fn wait_active<F, T>(
+    activity: &Activity,
+    timeout: Duration,
+    fut: F,
+) -> Result<T, BackendError>
+where
+    F: std::future::Future<Output = T>,
+{
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let deadline = activity.last() + timeout;
+        tokio::select! {
+            out = &mut fut => return Ok(out),
+            _ = tokio::time::sleep_until(deadline) => {
+                if activity.last() + timeout <= tokio::time::Instant::now() {
+                    return Err(BackendError::Timeout(timeout));
                 }
             }
-        }
-    }
-
-    /// A request body that records when it was last read from.
-    pub(crate) struct TrackedBody {
-        inner: RequestBody,
-        activity: Activity,
-    }
-
-    impl Body for TrackedBody {
-        type Data = Bytes;
-        type Error = BoxError;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            let poll = Pin::new(&mut self.inner).poll_frame(cx);
-            if poll.is_ready() {
-                self.activity.touch();
-            }
-            poll
-        }
-
-        fn is_end_stream(&self) -> bool {
-            self.inner.is_end_stream()
-        }
-
-        fn size_hint(&self) -> SizeHint {
-            self.inner.size_hint()
         }
     }
 }
 
-/// A response body that fails once the backend sends nothing for
-/// `timeout`, so a backend that stalls mid-stream cannot hold a client
-/// (and a connection slot) forever. Git itself sends keep-alive packets
-/// every few seconds while it works, so a healthy stream is never idle
-/// for long.
-pub(crate) mod idle {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    use std::time::Duration;
+/// The backend stopped sending.
+#[derive(Debug, thiserror::Error)]
+#[error("the Git backend sent nothing for {0:?}")]
+pub(crate) struct IdleTimeout(pub Duration);
 
-    use bytes::Bytes;
-    use hyper::body::{Body, Frame, SizeHint};
-    use tokio::time::{Instant, Sleep};
-
-    use super::BackendBody;
-    use super::activity::Activity;
-    use crate::git::BoxError;
-
-    /// The backend stopped sending.
-    #[derive(Debug, thiserror::Error)]
-    #[error("the Git backend sent nothing for {0:?}")]
-    pub struct IdleTimeout(pub Duration);
-
-    pub(crate) struct IdleBody {
-        inner: BackendBody,
-        timeout: Duration,
-        sleep: Pin<Box<Sleep>>,
-        /// The request body's progress also counts: a backend reading a
-        /// large push says nothing (the client asked for `quiet`) until
-        /// the pack is in.
-        request: Activity,
-    }
-
-    impl IdleBody {
-        pub(crate) fn new(inner: BackendBody, timeout: Duration, request: Activity) -> Self {
-            Self {
-                inner,
-                timeout,
-                sleep: Box::pin(tokio::time::sleep(timeout)),
-                request,
-            }
-        }
-    }
-
-    impl Body for IdleBody {
-        type Data = Bytes;
-        type Error = BoxError;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            let this = &mut *self;
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Ready(frame) => {
-                    let deadline = Instant::now() + this.timeout;
-                    this.sleep.as_mut().reset(deadline);
-                    Poll::Ready(frame)
-                }
-                Poll::Pending => loop {
-                    match this.sleep.as_mut().poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(()) => {
-                            let deadline = this.request.last() + this.timeout;
-                            if deadline <= Instant::now() {
-                                return Poll::Ready(Some(Err(Box::new(IdleTimeout(this.timeout)))));
-                            }
-                            // The upload moved recently: wait on.
-                            this.sleep.as_mut().reset(deadline);
-                        }
-                    }
-                },
-            }
-        }
-
-        fn is_end_stream(&self) -> bool {
-            self.inner.is_end_stream()
-        }
-
-        fn size_hint(&self) -> SizeHint {
-            self.inner.size_hint()
-        }
-    }
+/// Shared by both backends: a response body that fails once the backend
+/// sends nothing for `timeout`, so a backend that stalls mid-stream cannot
+/// hold a client (and a connection slot) forever. Git itself sends
+/// keep-alive packets every few seconds while it works, so a healthy stream
+/// is never idle for long. The request body's progress (`request`) also
+/// counts: a backend reading a large push says nothing (the client asked
+/// for `quiet`) until the pack is in.
+fn idle_response<B>(body: B, timeout: Duration, request: Activity) -> BackendBody
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    IdleBody::new(body, timeout, |t| Box::new(IdleTimeout(t)))
+        .kept_alive_by(request)
+        .boxed_unsync()
 }
 
 /// Hop-by-hop headers (RFC 9110 section 7.6.1) plus those named in

@@ -25,8 +25,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::activity::Activity;
 use super::{BackendBody, BackendError, BackendRequest, RequestBody};
+use crate::body::Activity;
 use crate::git::BoxError;
 
 /// A header gitiam adds to every upstream request (e.g.
@@ -278,19 +278,19 @@ impl UpstreamBackend {
         *upstream.uri_mut() = uri;
         *upstream.headers_mut() = headers;
 
-        let response = activity
-            .wait(
-                self.inner.config.response_timeout,
-                self.inner.client.request(upstream),
-            )
-            .await?
-            .map_err(|e| {
-                if e.is_connect() {
-                    BackendError::Connect(Box::new(e))
-                } else {
-                    BackendError::InvalidResponse(error_chain(&e))
-                }
-            })?;
+        let response = super::wait_active(
+            &activity,
+            self.inner.config.response_timeout,
+            self.inner.client.request(upstream),
+        )
+        .await?
+        .map_err(|e| {
+            if e.is_connect() {
+                BackendError::Connect(Box::new(e))
+            } else {
+                BackendError::InvalidResponse(error_chain(&e))
+            }
+        })?;
         let status = response.status();
         if status == http::StatusCode::UNAUTHORIZED
             || status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
@@ -303,7 +303,7 @@ impl UpstreamBackend {
         let timeout = self.inner.config.response_idle_timeout;
         Ok(http::Response::from_parts(
             parts,
-            super::idle::IdleBody::new(body, timeout, activity).boxed_unsync(),
+            super::idle_response(body, timeout, activity),
         ))
     }
 }

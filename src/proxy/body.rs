@@ -3,7 +3,6 @@
 //! is finished or dropped, hands the request's audit record and metrics to
 //! [`Completion`], so they describe what was really sent.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::time::Sleep;
 
+use crate::body::IdleBody;
 use crate::git::BoxError;
 
 use super::State;
@@ -24,64 +23,14 @@ use super::audit::AuditRecord;
 #[error("request body idle for more than {0:?}")]
 pub struct BodyIdle(pub Duration);
 
-/// A request body that fails after `idle` without data and counts bytes.
-pub struct IdleBody<B> {
+/// A request body that fails with [`BodyIdle`] after `idle` without data
+/// and adds the bytes read to `counter`.
+pub(super) fn idle_request_body<B>(
     inner: B,
     idle: Duration,
-    timer: Pin<Box<Sleep>>,
     counter: Arc<AtomicU64>,
-}
-
-impl<B> IdleBody<B> {
-    /// Wraps `inner`; `counter` accumulates the bytes read.
-    pub fn new(inner: B, idle: Duration, counter: Arc<AtomicU64>) -> Self {
-        Self {
-            inner,
-            idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
-            counter,
-        }
-    }
-}
-
-impl<B> Body for IdleBody<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                let deadline = tokio::time::Instant::now() + this.idle;
-                this.timer.as_mut().reset(deadline);
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyIdle(this.idle))))),
-                Poll::Pending => Poll::Pending,
-            },
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+) -> IdleBody<B> {
+    IdleBody::new(inner, idle, |t| Box::new(BodyIdle(t))).counting(counter)
 }
 
 /// What is left to do once a response is over: write the audit line and

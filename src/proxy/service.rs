@@ -21,7 +21,7 @@ use crate::sts::handler::{self as sts_handler, StsContext, StsRequest};
 
 use super::audit::AuditRecord;
 use super::authz::{self, GIT_PULL, GIT_PUSH, RequestFacts};
-use super::body::{Completion, CompletionBody, IdleBody};
+use super::body::{Completion, CompletionBody, idle_request_body};
 use super::error::{self, HttpError};
 use super::forward::{self, Forward};
 use super::route::{self, Route};
@@ -152,7 +152,7 @@ async fn git_request(
         region: &state.server.region,
     };
     let context = authz::request_context(&caller.identity, &facts);
-    let body = IdleBody::new(body, state.server.body_idle_timeout, Arc::clone(bytes_in));
+    let body = idle_request_body(body, state.server.body_idle_timeout, Arc::clone(bytes_in));
     let forward_request = Forward {
         caller: &caller,
         repo,
@@ -251,7 +251,7 @@ async fn sts_request(
     bytes_in: &Arc<AtomicU64>,
 ) -> Result<Response<ProxyBody>, HttpError> {
     let (parts, body) = req.into_parts();
-    let body = IdleBody::new(body, state.server.body_idle_timeout, Arc::clone(bytes_in));
+    let body = idle_request_body(body, state.server.body_idle_timeout, Arc::clone(bytes_in));
     let body = read_limited(body, MAX_STS_BODY).await?;
     let directory = state.directory.load();
     let keys = state.sts_keys.load();
