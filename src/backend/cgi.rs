@@ -118,14 +118,7 @@ impl CgiBackend {
         request: BackendRequest,
     ) -> Result<http::Response<BackendBody>, BackendError> {
         let config = &self.inner.config;
-        if request.account.is_empty()
-            || !request
-                .account
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(BackendError::BadRequest("invalid account id".to_owned()));
-        }
+        super::check_account(&request.account)?;
         let mut cmd = Command::new(&self.inner.http_backend);
         cmd.env_clear()
             .env("GIT_PROJECT_ROOT", config.repos_root.join(&request.account))

@@ -161,6 +161,20 @@ impl From<UpstreamBackend> for Backend {
     }
 }
 
+/// Shared by both backends: the account id becomes a path segment (CGI
+/// project root, upstream URL), so it must be non-empty and made of ASCII
+/// letters, digits, `-` and `_` only.
+fn check_account(account: &str) -> Result<(), BackendError> {
+    if account.is_empty()
+        || !account
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(BackendError::BadRequest("invalid account id".to_owned()));
+    }
+    Ok(())
+}
+
 /// Shared by both backends: awaits `fut` (the response), but gives up
 /// with [`BackendError::Timeout`] once nothing happened on the request body
 /// for `timeout` (a large push keeps the request "active" as long as its

@@ -211,14 +211,7 @@ impl UpstreamBackend {
 
     /// The URL a request is sent to.
     fn url(&self, request: &BackendRequest) -> Result<http::Uri, BackendError> {
-        if request.account.is_empty()
-            || !request
-                .account
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(BackendError::BadRequest("invalid account id".to_owned()));
-        }
+        super::check_account(&request.account)?;
         let base = self
             .inner
             .config
