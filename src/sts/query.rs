@@ -261,8 +261,8 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-fn assume_role(params: &Params) -> Result<AssumeRoleInput, StsError> {
-    let mut v = Violations::default();
+/// `RoleArn` and `RoleSessionName`, required by both AssumeRole calls.
+fn role_and_session_name(params: &Params, v: &mut Violations) -> (String, String) {
     let role_arn = v.required(params, "RoleArn", "roleArn").to_owned();
     if params.get("RoleArn").is_some() {
         v.check(&role_arn, "roleArn", (20, 2048), TEXT);
@@ -273,6 +273,12 @@ fn assume_role(params: &Params) -> Result<AssumeRoleInput, StsError> {
     if params.get("RoleSessionName").is_some() {
         v.check(&role_session_name, "roleSessionName", (2, 64), SESSION_NAME);
     }
+    (role_arn, role_session_name)
+}
+
+fn assume_role(params: &Params) -> Result<AssumeRoleInput, StsError> {
+    let mut v = Violations::default();
+    let (role_arn, role_session_name) = role_and_session_name(params, &mut v);
     let duration_seconds = duration(params, &mut v);
     let external_id = params.get("ExternalId").map(str::to_owned);
     if let Some(id) = &external_id {
@@ -316,16 +322,7 @@ fn assume_role(params: &Params) -> Result<AssumeRoleInput, StsError> {
 
 fn web_identity(params: &Params) -> Result<WebIdentityInput, StsError> {
     let mut v = Violations::default();
-    let role_arn = v.required(params, "RoleArn", "roleArn").to_owned();
-    if params.get("RoleArn").is_some() {
-        v.check(&role_arn, "roleArn", (20, 2048), TEXT);
-    }
-    let role_session_name = v
-        .required(params, "RoleSessionName", "roleSessionName")
-        .to_owned();
-    if params.get("RoleSessionName").is_some() {
-        v.check(&role_session_name, "roleSessionName", (2, 64), SESSION_NAME);
-    }
+    let (role_arn, role_session_name) = role_and_session_name(params, &mut v);
     let token = params.get("WebIdentityToken");
     match token {
         None => v.add(None, "webIdentityToken", "Member must not be null"),
