@@ -322,6 +322,26 @@ fn denied_message(caller: &str, action: &str, resource: &str, reason: &str) -> S
     format!("User: {caller} is not authorized to perform: {action} on resource: {resource}{reason}")
 }
 
+/// `Ok` when `decision` allows, else AccessDenied with [`denied_message`]
+/// ending in `explicit_reason` or `implicit_reason`.
+fn require_allowed(
+    decision: Decision,
+    caller: &str,
+    action: &str,
+    resource: &str,
+    explicit_reason: &str,
+    implicit_reason: &str,
+) -> Result<(), StsError> {
+    let reason = match decision {
+        Decision::Allowed => return Ok(()),
+        Decision::ExplicitDeny => explicit_reason,
+        Decision::ImplicitDeny => implicit_reason,
+    };
+    Err(StsError::access_denied(denied_message(
+        caller, action, resource, reason,
+    )))
+}
+
 fn assume_role(
     ctx: &StsContext<'_>,
     req: &StsRequest<'_>,
@@ -440,25 +460,14 @@ fn assume_role(
         let trust = evaluate(&trust_layer, &request);
         audit.decision = Some(trust.decision);
         audit.deciding = trust.deciding.clone();
-        match trust.decision {
-            Decision::Allowed => {}
-            Decision::ExplicitDeny => {
-                return Err(StsError::access_denied(denied_message(
-                    &caller_arn,
-                    action,
-                    &role.arn,
-                    " with an explicit deny in a resource-based policy",
-                )));
-            }
-            Decision::ImplicitDeny => {
-                return Err(StsError::access_denied(denied_message(
-                    &caller_arn,
-                    action,
-                    &role.arn,
-                    "",
-                )));
-            }
-        }
+        require_allowed(
+            trust.decision,
+            &caller_arn,
+            action,
+            &role.arn,
+            " with an explicit deny in a resource-based policy",
+            "",
+        )?;
         let names_caller = same_account
             && evaluate(
                 &trust_layer,
@@ -479,25 +488,14 @@ fn assume_role(
             );
             audit.decision = Some(own.decision);
             audit.deciding.extend(own.deciding.iter().cloned());
-            match own.decision {
-                Decision::Allowed => {}
-                Decision::ExplicitDeny => {
-                    return Err(StsError::access_denied(denied_message(
-                        &caller_arn,
-                        action,
-                        &role.arn,
-                        " with an explicit deny in an identity-based policy",
-                    )));
-                }
-                Decision::ImplicitDeny => {
-                    return Err(StsError::access_denied(denied_message(
-                        &caller_arn,
-                        action,
-                        &role.arn,
-                        &format!(" because no identity-based policy allows the {action} action"),
-                    )));
-                }
-            }
+            require_allowed(
+                own.decision,
+                &caller_arn,
+                action,
+                &role.arn,
+                " with an explicit deny in an identity-based policy",
+                &format!(" because no identity-based policy allows the {action} action"),
+            )?;
         }
     }
 
