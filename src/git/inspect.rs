@@ -236,16 +236,18 @@ mod tests {
     use bytes::BytesMut;
 
     fn chunked(data: &[u8], size: usize) -> ChunkBody {
-        ChunkBody(
-            data.chunks(size)
-                .map(Bytes::copy_from_slice)
-                .collect::<Vec<_>>()
-                .into(),
-        )
+        ChunkBody {
+            chunks: data.chunks(size).map(Bytes::copy_from_slice).collect(),
+            then_pending: false,
+        }
     }
 
-    /// A body that yields the given chunks one frame at a time.
-    struct ChunkBody(VecDeque<Bytes>);
+    /// A body that yields the given chunks one frame at a time, then ends
+    /// or (`then_pending`) stays pending forever.
+    struct ChunkBody {
+        chunks: VecDeque<Bytes>,
+        then_pending: bool,
+    }
     impl Body for ChunkBody {
         type Data = Bytes;
         type Error = std::convert::Infallible;
@@ -253,7 +255,11 @@ mod tests {
             mut self: Pin<&mut Self>,
             _: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
+            match self.chunks.pop_front() {
+                Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                None if self.then_pending => Poll::Pending,
+                None => Poll::Ready(None),
+            }
         }
     }
 
@@ -379,28 +385,15 @@ mod tests {
 
     #[tokio::test]
     async fn idle_timeout() {
-        let body = PendingBody(VecDeque::from([Bytes::from_static(b"00")]));
+        let body = ChunkBody {
+            chunks: VecDeque::from([Bytes::from_static(b"00")]),
+            then_pending: true,
+        };
         let limits = InspectLimits {
             idle_timeout: Duration::from_millis(50),
             ..Default::default()
         };
         let result = inspect_receive_pack(body, limits).await;
         assert!(matches!(result, Err(GitError::IdleTimeout(_))));
-    }
-
-    /// A body that yields queued chunks and then stays pending forever.
-    struct PendingBody(VecDeque<Bytes>);
-    impl Body for PendingBody {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            match self.0.pop_front() {
-                Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
-                None => Poll::Pending,
-            }
-        }
     }
 }
