@@ -116,7 +116,7 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
         f(local);
     }
 
-    let http = Arc::new(http_builder(&state));
+    let http = Arc::new(HttpBuilders::new(&state));
     let max = state
         .server
         .max_connections
@@ -174,6 +174,26 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
     Ok(())
 }
 
+/// One builder per protocol. The protocol comes from ALPN: hyper-util's
+/// automatic detection reads the first bytes of a connection with no
+/// timeout, so a client that completes the TLS handshake and then sends
+/// nothing would hold its connection slot forever. HTTP/2 over TLS is only
+/// ever negotiated with ALPN (RFC 9113, section 3.2).
+struct HttpBuilders {
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+}
+
+impl HttpBuilders {
+    fn new(state: &State) -> Self {
+        let builder = http_builder(state);
+        Self {
+            http1: builder.clone().http1_only(),
+            http2: builder.http2_only(),
+        }
+    }
+}
+
 fn http_builder(state: &State) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper requires at least 8 KiB of read buffer.
@@ -196,7 +216,7 @@ fn http_builder(state: &State) -> auto::Builder<TokioExecutor> {
 async fn connection(
     state: Arc<State>,
     acceptor: TlsAcceptor,
-    http: Arc<auto::Builder<TokioExecutor>>,
+    http: Arc<HttpBuilders>,
     tcp: TcpStream,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
@@ -222,6 +242,13 @@ async fn connection(
         let state = Arc::clone(&service_state);
         async move { Ok::<_, Infallible>(service::handle(state, req, peer).await) }
     });
+    let http = if tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice()) {
+        &http.http2
+    } else {
+        // hyper's HTTP/1 header read timeout runs from the start of the
+        // connection, so a silent client is closed like a slow one.
+        &http.http1
+    };
     let conn = http.serve_connection(TokioIo::new(tls), svc);
     tokio::pin!(conn);
     tokio::select! {
