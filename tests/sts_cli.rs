@@ -917,17 +917,9 @@ fn web_identity_with_local_idp() {
 
 /// `git` with an isolated configuration, trusting `server`'s certificate.
 fn git(server: &Server, cwd: &Path, home: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(cwd)
-        .env("HOME", home)
+    let mut cmd = common::isolated_git(cwd);
+    cmd.env("HOME", home)
         .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", home.join("aws-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))

@@ -241,17 +241,9 @@ pub fn git(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 /// [`git`] with extra environment variables.
 pub fn git_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = std::process::Command::new("git");
-    cmd.current_dir(dir)
-        .args(args)
+    let mut cmd = super::isolated_git(dir);
+    cmd.args(args)
         .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE");
     for (k, v) in env {

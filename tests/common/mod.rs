@@ -48,3 +48,19 @@ pub fn bin(name: &str) -> PathBuf {
         other => panic!("unknown binary {other}"),
     }
 }
+
+/// A `git` command in `cwd` with an isolated configuration: no system or
+/// global config, no prompts, a fixed author and committer. Callers add
+/// what their setting needs (HOME, removed variables).
+pub fn isolated_git(cwd: &std::path::Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(cwd)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com");
+    cmd
+}

@@ -40,16 +40,8 @@ pub fn write(dir: &Path, rel: &str, contents: &str) {
 
 /// Runs `git` with a clean, isolated configuration in `cwd`.
 pub fn git_cmd(cwd: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(cwd)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env_remove("GIT_SSL_CAINFO")
+    let mut cmd = super::isolated_git(cwd);
+    cmd.env_remove("GIT_SSL_CAINFO")
         .env_remove("GIT_ASKPASS")
         .env_remove("SSH_ASKPASS");
     cmd
