@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::server::{bare_repo_with_commit, rev};
 
 const DEV: &str = "111122223333";
 const PROD: &str = "444455556666";
@@ -952,56 +953,6 @@ fn run_ok(cmd: &mut Command, what: &str, server: &Server) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Makes `repos/ACCOUNT/NAME.git` with one commit on main.
-fn bare_repo(root: &Path, account: &str, name: &str) -> PathBuf {
-    let bare = root.join("repos").join(account).join(format!("{name}.git"));
-    std::fs::create_dir_all(&bare).unwrap();
-    let plain = |cwd: &Path, args: &[&str]| {
-        let out = Command::new("git")
-            .current_dir(cwd)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Seed")
-            .env("GIT_AUTHOR_EMAIL", "seed@example.com")
-            .env("GIT_COMMITTER_NAME", "Seed")
-            .env("GIT_COMMITTER_EMAIL", "seed@example.com")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    plain(&bare, &["init", "-q", "--bare", "-b", "main"]);
-    let seed = root.join(format!("seed-{name}"));
-    std::fs::create_dir_all(&seed).unwrap();
-    plain(&seed, &["init", "-q", "-b", "main"]);
-    std::fs::write(seed.join("README.md"), "# app\n").unwrap();
-    plain(&seed, &["add", "README.md"]);
-    plain(&seed, &["commit", "-q", "-m", "first"]);
-    plain(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
-    bare
-}
-
-fn branch_of(bare: &Path, branch: &str) -> Option<String> {
-    let out = Command::new("git")
-        .current_dir(bare)
-        .args([
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("refs/heads/{branch}"),
-        ])
-        .output()
-        .unwrap();
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 #[test]
 fn git_clone_and_push_with_temporary_credentials() {
     let test = "git_clone_and_push_with_temporary_credentials";
@@ -1009,7 +960,7 @@ fn git_clone_and_push_with_temporary_credentials() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let bare = bare_repo(dir.path(), PROD, "app");
+    let bare = bare_repo_with_commit(dir.path(), PROD, "app");
     let Some(f) = Fixture::with_dir(test, dir, None) else {
         return;
     };
@@ -1076,7 +1027,10 @@ fn git_clone_and_push_with_temporary_credentials() {
         "rev-parse",
         &f.server,
     );
-    assert_eq!(branch_of(&bare, "from-dev").as_deref(), Some(pushed.trim()));
+    assert_eq!(
+        rev(&bare, "refs/heads/from-dev").as_deref(),
+        Some(pushed.trim())
+    );
 
     // 2. AWS's own helper with the temporary credentials in the environment.
     let out = json(&f.assume(&Creds::long_term(ALICE), "deployer", &[]));
@@ -1125,11 +1079,11 @@ fn git_clone_and_push_with_temporary_credentials() {
         "push via aws codecommit credential-helper",
         &f.server,
     );
-    assert!(branch_of(&bare, "from-aws-helper").is_some());
+    assert!(rev(&bare, "refs/heads/from-aws-helper").is_some());
 
     // The same session cannot reach a repository its role's policies do not
     // cover.
-    bare_repo(root, PROD, "secret");
+    bare_repo_with_commit(root, PROD, "secret");
     let mut denied = git(&f.server, root, &home2);
     denied.args([
         "-c",
@@ -1369,7 +1323,7 @@ fn ci_job_clones_with_web_identity_through_the_helper() {
     let dir = tempfile::tempdir().unwrap();
     let idp = rsa_idp(dir.path());
     let jwks = JwksServer::start(idp.jwks.clone());
-    let bare = bare_repo(dir.path(), PROD, "app");
+    let bare = bare_repo_with_commit(dir.path(), PROD, "app");
     let jwks_line = format!("jwks_url = \"{}\"", jwks.url);
     let Some(f) = Fixture::with_dir(test, dir, Some(&jwks_line)) else {
         return;
@@ -1438,7 +1392,7 @@ fn ci_job_clones_with_web_identity_through_the_helper() {
         "push with web identity via git-credential-gitiam",
         &f.server,
     );
-    assert!(branch_of(&bare, "ci").is_some());
+    assert!(rev(&bare, "refs/heads/ci").is_some());
     assert_eq!(jwks.hits(), 1);
 
     // The keys stay cached: another exchange does not fetch them again.
@@ -1477,7 +1431,7 @@ fn session_tags_become_principal_tags_on_git_requests() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    bare_repo(dir.path(), PROD, "app");
+    bare_repo_with_commit(dir.path(), PROD, "app");
     let Some(f) = Fixture::with_dir(test, dir, None) else {
         return;
     };
