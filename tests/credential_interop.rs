@@ -37,24 +37,16 @@ print(cc.CodeCommitGetCommand(session).sign_request(region, url))
 
 fn awscli_password(region: &str, protocol: &str, host: &str, path: &str, epoch: u64) -> String {
     let url = format!("{protocol}://{host}/{path}");
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            AWSCLI_SIGN,
-            AKID,
-            SECRET,
-            region,
-            &url,
-            &epoch.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let out = common::python3_ok(&[
+        "-c",
+        AWSCLI_SIGN,
+        AKID,
+        SECRET,
+        region,
+        &url,
+        &epoch.to_string(),
+    ]);
+    String::from_utf8(out).unwrap().trim().to_owned()
 }
 
 #[test]

@@ -7,6 +7,8 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,14 +38,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 }
 
 fn example_policies() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
+    common::json_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
 }
 
 #[test]

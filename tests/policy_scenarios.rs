@@ -29,6 +29,8 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -217,12 +219,7 @@ fn run_file(file: &Path) -> (Vec<String>, usize) {
 #[test]
 fn scenarios() {
     let dir = root().join("tests/scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = common::json_files(&dir);
     assert!(
         files.len() >= 10,
         "scenario files missing in {}",

@@ -12,7 +12,6 @@ mod common;
 use gitiam::sigv4::request::{self, ExpectedScope, SignedRequest};
 use gitiam::sigv4::{SigningKeyCache, VerifyError, parse_amz_date};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use std::process::Command;
 use std::time::Duration;
 
 const SIGN: &str = r#"
@@ -36,16 +35,8 @@ struct Signed {
 }
 
 fn sign_with_botocore(args: serde_json::Value) -> Signed {
-    let out = Command::new("python3")
-        .args(["-c", SIGN, &args.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::python3_ok(&["-c", SIGN, &args.to_string()]);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let mut headers = HeaderMap::new();
     for pair in v["headers"].as_array().unwrap() {
         let name =

@@ -64,3 +64,26 @@ pub fn isolated_git(cwd: &std::path::Path) -> Command {
         .env("GIT_COMMITTER_EMAIL", "test@example.com");
     cmd
 }
+
+/// Runs `python3 ARGS` and returns its stdout; panics with its stderr when
+/// it fails.
+pub fn python3_ok(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("python3").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The `.json` files directly in `dir`, sorted by path.
+pub fn json_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
