@@ -43,18 +43,7 @@ fn clone_v0_and_v2_and_push() {
 
     for (i, version) in ["0", "2"].iter().enumerate() {
         let dest = tmp.path().join(format!("clone{i}"));
-        let out = git_server::git_env(
-            tmp.path(),
-            &[
-                "-c",
-                &format!("protocol.version={version}"),
-                "clone",
-                "-q",
-                &server.url("demo"),
-                dest.to_str().unwrap(),
-            ],
-            &[("GIT_TRACE_PACKET", "1")],
-        );
+        let out = git_server::clone_traced(tmp.path(), version, &server.url("demo"), &dest);
         assert!(
             out.status.success(),
             "clone v{version}: {}",

@@ -71,18 +71,7 @@ fn clone_and_push_through_upstream_with_auth() {
 
     for version in ["0", "2"] {
         let dest = tmp.path().join(format!("clone-v{version}"));
-        let out = git_server::git_env(
-            tmp.path(),
-            &[
-                "-c",
-                &format!("protocol.version={version}"),
-                "clone",
-                "-q",
-                &server.url("up"),
-                dest.to_str().unwrap(),
-            ],
-            &[("GIT_TRACE_PACKET", "1")],
-        );
+        let out = git_server::clone_traced(tmp.path(), version, &server.url("up"), &dest);
         assert!(
             out.status.success(),
             "clone v{version}: {}",

@@ -252,6 +252,28 @@ pub fn git_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> st
     cmd.output().unwrap()
 }
 
+/// `git -c protocol.version=VERSION clone -q URL DEST` in `dir` with
+/// `GIT_TRACE_PACKET=1`, so the packet trace is in stderr.
+pub fn clone_traced(
+    dir: &std::path::Path,
+    version: &str,
+    url: &str,
+    dest: &std::path::Path,
+) -> std::process::Output {
+    git_env(
+        dir,
+        &[
+            "-c",
+            &format!("protocol.version={version}"),
+            "clone",
+            "-q",
+            url,
+            dest.to_str().unwrap(),
+        ],
+        &[("GIT_TRACE_PACKET", "1")],
+    )
+}
+
 /// [`git`], panicking with its stderr when it fails; returns stdout.
 pub fn git_ok(dir: &std::path::Path, args: &[&str]) -> String {
     let out = git(dir, args);
