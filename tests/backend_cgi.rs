@@ -316,9 +316,11 @@ mod failures {
     use std::time::Duration;
 
     use bytes::Bytes;
-    use gitiam::backend::{BackendError, BackendRequest, CgiBackend, CgiConfig, request_body};
-    use gitiam::git::{GitEndpoint, GitService, RepoName};
-    use http_body_util::{BodyExt, Empty};
+    use gitiam::backend::{BackendError, CgiBackend, CgiConfig, request_body};
+    use gitiam::git::{GitEndpoint, GitService};
+    use http_body_util::BodyExt;
+
+    use super::git_server::info_refs_request;
 
     /// A directory with `git` (answering `--exec-path`) and a
     /// `git-http-backend` running `script`.
@@ -336,20 +338,6 @@ mod failures {
         config.git = git;
         config.response_timeout = Duration::from_millis(500);
         config
-    }
-
-    fn request() -> BackendRequest {
-        BackendRequest {
-            account: "111122223333".into(),
-            repo: RepoName::parse("r").unwrap(),
-            endpoint: GitEndpoint::InfoRefs(GitService::UploadPack),
-            method: http::Method::GET,
-            headers: http::HeaderMap::new(),
-            principal_arn: "arn:aws:iam::111122223333:user/alice".into(),
-            client_ip: "127.0.0.1".parse().unwrap(),
-            client_scheme: "https",
-            body: request_body(Empty::<Bytes>::new()),
-        }
     }
 
     fn pid_file(dir: &Path) -> PathBuf {
@@ -379,7 +367,7 @@ mod failures {
             true,
         );
         let backend = CgiBackend::new(config).unwrap();
-        let err = backend.forward(request()).await.unwrap_err();
+        let err = backend.forward(info_refs_request()).await.unwrap_err();
         assert!(matches!(err, BackendError::Timeout(_)), "{err:?}");
         assert_eq!(err.status(), 504);
         assert_process_ends(&pid).await;
@@ -394,7 +382,7 @@ mod failures {
             pid.display()
         );
         let backend = CgiBackend::new(stand_in(tmp.path(), &script, true)).unwrap();
-        let response = backend.forward(request()).await.unwrap();
+        let response = backend.forward(info_refs_request()).await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "text/plain");
         let mut body = response.into_body();
@@ -415,7 +403,11 @@ mod failures {
         let mut config = stand_in(tmp.path(), &script, true);
         config.response_idle_timeout = Duration::from_millis(300);
         let backend = CgiBackend::new(config).unwrap();
-        let mut body = backend.forward(request()).await.unwrap().into_body();
+        let mut body = backend
+            .forward(info_refs_request())
+            .await
+            .unwrap()
+            .into_body();
         assert_eq!(
             body.frame().await.unwrap().unwrap().into_data().unwrap(),
             "hello"
@@ -459,7 +451,7 @@ mod failures {
                 tx.send(Bytes::from_static(b"0123456789")).await.unwrap();
             }
         });
-        let mut req = request();
+        let mut req = info_refs_request();
         req.endpoint = GitEndpoint::Rpc(GitService::ReceivePack);
         req.method = http::Method::POST;
         req.body = request_body(body);
@@ -472,7 +464,7 @@ mod failures {
     async fn start_failure_is_502() {
         let tmp = tempfile::tempdir().unwrap();
         let backend = CgiBackend::new(stand_in(tmp.path(), "exit 0", false)).unwrap();
-        let err = backend.forward(request()).await.unwrap_err();
+        let err = backend.forward(info_refs_request()).await.unwrap_err();
         assert!(matches!(err, BackendError::Start(_)), "{err:?}");
         assert_eq!(err.status(), 502);
         assert!(!err.public_message().contains(tmp.path().to_str().unwrap()));
@@ -487,7 +479,7 @@ mod failures {
             "head -c 200000 /dev/zero | tr '\\0' x",
         ] {
             let backend = CgiBackend::new(stand_in(tmp.path(), script, true)).unwrap();
-            let err = backend.forward(request()).await.unwrap_err();
+            let err = backend.forward(info_refs_request()).await.unwrap_err();
             assert!(
                 matches!(err, BackendError::InvalidResponse(_)),
                 "{script}: {err:?}"

@@ -250,8 +250,7 @@ fn https_upstream_with_ca_file() {
 
 #[tokio::test]
 async fn silent_upstream_times_out_with_504() {
-    use gitiam::backend::{BackendError, BackendRequest, request_body};
-    use gitiam::git::{GitEndpoint, GitService, RepoName};
+    use gitiam::backend::BackendError;
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -264,17 +263,7 @@ async fn silent_upstream_times_out_with_504() {
     let mut config = UpstreamConfig::new(format!("http://{addr}/{{repo}}.git"));
     config.response_timeout = std::time::Duration::from_millis(300);
     let backend = UpstreamBackend::new(config).unwrap();
-    let request = BackendRequest {
-        account: "111122223333".into(),
-        repo: RepoName::parse("r").unwrap(),
-        endpoint: GitEndpoint::InfoRefs(GitService::UploadPack),
-        method: http::Method::GET,
-        headers: http::HeaderMap::new(),
-        principal_arn: "arn:aws:iam::111122223333:user/alice".into(),
-        client_ip: "127.0.0.1".parse().unwrap(),
-        client_scheme: "https",
-        body: request_body(http_body_util::Empty::<bytes::Bytes>::new()),
-    };
+    let request = git_server::info_refs_request();
     let err = backend.forward(request).await.unwrap_err();
     assert!(matches!(err, BackendError::Timeout(_)), "{err:?}");
     assert_eq!(err.status(), 504);

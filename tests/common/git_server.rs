@@ -324,6 +324,23 @@ pub fn rev(bare: &std::path::Path, reference: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// A bodiless `GET info/refs?service=git-upload-pack` for repository `r` of
+/// [`ACCOUNT`], from [`PRINCIPAL`] at 127.0.0.1: for driving a backend
+/// directly.
+pub fn info_refs_request() -> BackendRequest {
+    BackendRequest {
+        account: ACCOUNT.into(),
+        repo: git::RepoName::parse("r").unwrap(),
+        endpoint: GitEndpoint::InfoRefs(GitService::UploadPack),
+        method: http::Method::GET,
+        headers: http::HeaderMap::new(),
+        principal_arn: PRINCIPAL.into(),
+        client_ip: "127.0.0.1".parse().unwrap(),
+        client_scheme: "https",
+        body: backend::request_body(http_body_util::Empty::<Bytes>::new()),
+    }
+}
+
 /// The embedded CGI backend over `repos`.
 pub fn cgi_backend(repos: &std::path::Path) -> Backend {
     Backend::Cgi(backend::CgiBackend::new(backend::CgiConfig::new(repos)).unwrap())
