@@ -290,6 +290,33 @@ impl Loader<'_> {
         self.at(&spanned.span(), message)
     }
 
+    /// Checks the name of a `kind` (user, group, role) of account
+    /// `account`: 1-`max` of the characters IAM allows, and not already in
+    /// `seen` (names are unique case-insensitively); adds it to `seen`.
+    fn check_name(
+        &self,
+        spanned: &Spanned<String>,
+        kind: &str,
+        max: usize,
+        seen: &mut BTreeSet<String>,
+        account: &str,
+    ) -> Result<(), ConfigError> {
+        let name = spanned.get_ref();
+        if !valid_name(name, max) {
+            return Err(self.err(
+                spanned,
+                format!("{kind} name `{name}` must be 1-{max} of letters, digits and +=,.@_-"),
+            ));
+        }
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(self.err(
+                spanned,
+                format!("{kind} `{name}` is defined twice in account {account}"),
+            ));
+        }
+        Ok(())
+    }
+
     fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -578,19 +605,8 @@ impl Loader<'_> {
             let mut group_names_ci = BTreeSet::new();
             for group in &account.groups {
                 let g = group.get_ref();
+                self.check_name(&g.name, "group", 128, &mut group_names_ci, &id)?;
                 let name = g.name.get_ref();
-                if !valid_name(name, 128) {
-                    return Err(self.err(
-                        &g.name,
-                        format!("group name `{name}` must be 1-128 of letters, digits and +=,.@_-"),
-                    ));
-                }
-                if !group_names_ci.insert(name.to_ascii_lowercase()) {
-                    return Err(self.err(
-                        &g.name,
-                        format!("group `{name}` is defined twice in account {id}"),
-                    ));
-                }
                 let policies = self.policies(&g.policies)?;
                 groups.insert(name.clone(), policies);
             }
@@ -603,19 +619,8 @@ impl Loader<'_> {
             for user in account.users {
                 let user_span = user.span();
                 let u = user.into_inner();
+                self.check_name(&u.name, "user", 64, &mut user_names_ci, &id)?;
                 let name = u.name.get_ref().clone();
-                if !valid_name(&name, 64) {
-                    return Err(self.err(
-                        &u.name,
-                        format!("user name `{name}` must be 1-64 of letters, digits and +=,.@_-"),
-                    ));
-                }
-                if !user_names_ci.insert(name.to_ascii_lowercase()) {
-                    return Err(self.err(
-                        &u.name,
-                        format!("user `{name}` is defined twice in account {id}"),
-                    ));
-                }
                 self.tags(&user_span, &u.tags)?;
                 let mut policies = self.policies(&u.policies)?;
                 let mut group_list = Vec::new();
@@ -658,19 +663,8 @@ impl Loader<'_> {
             for role in account.roles {
                 let role_span = role.span();
                 let r = role.into_inner();
+                self.check_name(&r.name, "role", 64, &mut role_names_ci, &id)?;
                 let name = r.name.get_ref().clone();
-                if !valid_name(&name, 64) {
-                    return Err(self.err(
-                        &r.name,
-                        format!("role name `{name}` must be 1-64 of letters, digits and +=,.@_-"),
-                    ));
-                }
-                if !role_names_ci.insert(name.to_ascii_lowercase()) {
-                    return Err(self.err(
-                        &r.name,
-                        format!("role `{name}` is defined twice in account {id}"),
-                    ));
-                }
                 self.tags(&role_span, &r.tags)?;
                 let max_session_duration = match &r.max_session_duration {
                     None => ROLE_SESSION_RANGE.0,

@@ -178,6 +178,22 @@ fn semantic_errors_have_locations() {
             "gitiam.toml:6:8: user `A` is defined twice in account 111122223333",
         ),
         (
+            "[[accounts]]\nid = \"111122223333\"\n[[accounts.users]]\nname = \"a b\"\n",
+            "gitiam.toml:4:8: user name `a b` must be 1-64 of letters, digits and +=,.@_-",
+        ),
+        (
+            "[[accounts]]\nid = \"111122223333\"\n[[accounts.groups]]\nname = \"g\"\n[[accounts.groups]]\nname = \"G\"\n",
+            "gitiam.toml:6:8: group `G` is defined twice in account 111122223333",
+        ),
+        (
+            "[[accounts]]\nid = \"111122223333\"\n[[accounts.groups]]\nname = \"\"\n",
+            "gitiam.toml:4:8: group name `` must be 1-128 of letters, digits and +=,.@_-",
+        ),
+        (
+            "[[accounts]]\nid = \"111122223333\"\n[[accounts.roles]]\nname = \"r/x\"\ntrust_policy = \"t.json\"\n",
+            "gitiam.toml:4:8: role name `r/x` must be 1-64 of letters, digits and +=,.@_-",
+        ),
+        (
             "[[accounts]]\nid = \"111122223333\"\n[[accounts.users]]\nname = \"a\"\naccess_keys = [{ id = \"ASIAEXAMPLE000000001\", secret = \"0123456789abcdef\" }]\n",
             "gitiam.toml:5:23: access key id `ASIAEXAMPLE000000001` must be AKIA",
         ),
