@@ -50,6 +50,10 @@ pub enum HttpError {
     /// The backend failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// `git http-backend` answered with a server error (git failed in the
+    /// repository: unreadable configuration, corrupt repository, ...).
+    #[error("git http-backend answered {0}")]
+    BackendFailed(u16),
     /// The backend refused gitiam's own credentials (401/407).
     #[error("the upstream answered {0} to gitiam's credentials")]
     UpstreamRejected(u16),
@@ -75,7 +79,7 @@ impl HttpError {
             HttpError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Git(e) => e.status(),
             HttpError::Backend(e) => e.status(),
-            HttpError::UpstreamRejected(_) => StatusCode::BAD_GATEWAY,
+            HttpError::UpstreamRejected(_) | HttpError::BackendFailed(_) => StatusCode::BAD_GATEWAY,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,6 +106,9 @@ impl HttpError {
             HttpError::Backend(e) => e.public_message().into(),
             HttpError::UpstreamRejected(_) => {
                 "gitiam: the upstream Git server refused gitiam's credentials".into()
+            }
+            HttpError::BackendFailed(_) => {
+                "gitiam: the Git backend failed on this repository (see the server log)".into()
             }
             HttpError::BadRequest(_) => "gitiam: bad request".into(),
             HttpError::PayloadTooLarge(limit) => {

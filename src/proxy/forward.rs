@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use http::Response;
 
-use crate::backend::{self, BackendRequest};
+use crate::backend::{self, Backend, BackendRequest};
 use crate::git::{BoxError, GitEndpoint, RepoName};
 
 use super::authn::Authenticated;
@@ -63,6 +63,13 @@ where
         || status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
     {
         return Err(HttpError::UpstreamRejected(status.as_u16()));
+    }
+    // `git http-backend` answers a bare 500 when git fails in the
+    // repository; its stderr is in the log. The client gets a 502 that
+    // says the backend failed. (An upstream's own 5xx, which may explain
+    // itself, is passed on.)
+    if status.is_server_error() && matches!(state.backend, Backend::Cgi(_)) {
+        return Err(HttpError::BackendFailed(status.as_u16()));
     }
     Ok(response)
 }
