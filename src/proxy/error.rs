@@ -60,6 +60,9 @@ pub enum HttpError {
     /// The request body could not be read.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request line and headers are larger than `max_header_bytes`.
+    #[error("request head larger than {0} bytes")]
+    HeadTooLarge(usize),
     /// The request body is larger than allowed.
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -82,6 +85,7 @@ impl HttpError {
             HttpError::UpstreamRejected(_) | HttpError::BackendFailed(_) => StatusCode::BAD_GATEWAY,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -114,6 +118,9 @@ impl HttpError {
             HttpError::PayloadTooLarge(limit) => {
                 format!("gitiam: request body larger than {limit} bytes")
             }
+            HttpError::HeadTooLarge(limit) => {
+                format!("gitiam: request headers larger than {limit} bytes")
+            }
             HttpError::Unavailable(_) => "gitiam: service unavailable".into(),
         }
     }
@@ -134,7 +141,10 @@ impl HttpError {
                     headers.insert(header::ALLOW, v);
                 }
             }
-            HttpError::Git(_) | HttpError::BadRequest(_) | HttpError::PayloadTooLarge(_) => {
+            HttpError::Git(_)
+            | HttpError::BadRequest(_)
+            | HttpError::PayloadTooLarge(_)
+            | HttpError::HeadTooLarge(_) => {
                 // The body may be half read: do not reuse the connection.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }

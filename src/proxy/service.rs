@@ -40,6 +40,13 @@ pub async fn handle(
     peer: SocketAddr,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
+    // hyper bounds its read buffer by `max_header_bytes` only before each
+    // read, so a head that arrives whole in one large read can exceed it:
+    // the limit itself is checked here.
+    let limit = state.server.max_header_bytes;
+    if head_size(&req) > limit {
+        return HttpError::HeadTooLarge(limit).into_response();
+    }
     let route = route::route(req.method(), req.uri());
     match route {
         Route::Healthz => return error::text(StatusCode::OK, "ok\n"),
@@ -232,6 +239,15 @@ async fn git_request(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     Ok(response)
+}
+
+/// Size of the request line and headers as sent over HTTP/1.1.
+fn head_size<B>(req: &Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 11;
+    req.headers()
+        .iter()
+        .fold(line, |n, (k, v)| n + k.as_str().len() + v.len() + 4)
+        + 2
 }
 
 fn record_decision(record: &mut AuditRecord, e: &Evaluation) {
