@@ -530,6 +530,12 @@ fn push_with_a_stalled_body_fails_after_body_idle_timeout() {
     });
     eprintln!("stalled push audit record: {record}");
     assert!(record["bytes_in"].as_u64().unwrap() < 3 << 20, "{record}");
+    // The backend was stopped, not handed a truncated request as if it were
+    // complete: the audit line says why the push failed.
+    assert!(
+        record["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "stalled push audited without a reason: {record}"
+    );
     let git_fsck = git_ok(&e.bare, &["fsck", "--no-progress"]);
     assert!(!git_fsck.contains("error"), "{git_fsck}");
 

@@ -8,6 +8,7 @@
 //! secrets, leaks into Git or its hooks. `REMOTE_USER` is the principal's
 //! ARN, which is also what makes `http-backend` enable receive-pack.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Stdio;
@@ -177,7 +178,8 @@ impl CgiBackend {
 
         let activity = Activity::new();
         let body = activity.track(request.body);
-        tokio::spawn(feed_stdin(body, stdin));
+        let (request_failed, request_failure) = tokio::sync::oneshot::channel();
+        tokio::spawn(feed_stdin(body, stdin, request_failed));
         tokio::spawn(log_stderr(
             stderr,
             config.max_stderr_bytes,
@@ -197,6 +199,7 @@ impl CgiBackend {
             stdout,
             child: Some(child),
             buf: vec![0; 64 * 1024],
+            request_failure: Some(request_failure),
         };
         let timeout = config.response_idle_timeout;
         Ok(response.map(|()| super::idle_response(body, timeout, activity)))
@@ -205,7 +208,16 @@ impl CgiBackend {
 
 /// Copies the request body into the child's stdin; closing stdin at the end
 /// is what tells http-backend the request is complete.
-async fn feed_stdin(mut body: TrackedBody<RequestBody>, mut stdin: tokio::process::ChildStdin) {
+///
+/// A request body that fails (client gone, idle timeout) is reported through
+/// `failed` rather than by closing stdin: to http-backend a closed stdin is
+/// a complete request, and it would answer a truncated push with a normal
+/// report under HTTP 200.
+async fn feed_stdin(
+    mut body: TrackedBody<RequestBody>,
+    mut stdin: tokio::process::ChildStdin,
+    failed: tokio::sync::oneshot::Sender<BoxError>,
+) {
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
@@ -217,7 +229,9 @@ async fn feed_stdin(mut body: TrackedBody<RequestBody>, mut stdin: tokio::proces
                 }
             }
             Err(e) => {
-                tracing::debug!(error = %e, "request body failed; closing backend stdin");
+                tracing::debug!(error = %e, "request body failed; stopping the backend");
+                // The response body kills the child when it sees this.
+                let _ = failed.send(e);
                 return;
             }
         }
@@ -334,6 +348,8 @@ struct CgiBody {
     stdout: ChildStdout,
     child: Option<Child>,
     buf: Vec<u8>,
+    /// Yields the request body's error if it failed before its end.
+    request_failure: Option<tokio::sync::oneshot::Receiver<BoxError>>,
 }
 
 impl CgiBody {
@@ -361,6 +377,24 @@ impl Body for CgiBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(failure) = self.request_failure.as_mut() {
+            match Pin::new(failure).poll(cx) {
+                Poll::Ready(Ok(error)) => {
+                    self.request_failure = None;
+                    self.pending = None;
+                    // Whatever the backend would still say answers a
+                    // request it never fully received.
+                    if let Some(child) = self.child.as_mut() {
+                        let _ = child.start_kill();
+                    }
+                    self.reap();
+                    return Poll::Ready(Some(Err(error)));
+                }
+                // The body ended normally (or the child stopped reading).
+                Poll::Ready(Err(_closed)) => self.request_failure = None,
+                Poll::Pending => {}
+            }
+        }
         if let Some(data) = self.pending.take() {
             return Poll::Ready(Some(Ok(Frame::data(data))));
         }
