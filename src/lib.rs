@@ -19,5 +19,6 @@ pub mod git;
 pub mod identity;
 pub mod policy;
 pub mod proxy;
+pub mod secret_file;
 pub mod sigv4;
 pub mod sts;

@@ -16,6 +16,7 @@ use base64::Engine as _;
 
 use crate::config;
 use crate::proxy::{ServeOptions, tls};
+use crate::secret_file::{self, Create};
 
 use super::serve::{self, Exit};
 
@@ -257,20 +258,8 @@ access_keys = [{{ id = "{akid}", secret = "{secret}" }}]
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    secret_file::write(path, text.as_bytes(), Create::Truncate)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Runs `git --git-dir BARE args`, feeding `input`, returning trimmed stdout.

@@ -3,7 +3,6 @@
 //! once under `STATE_DIR/tls/` and reused, so that clients can pin it
 //! (`http.sslCAInfo`) across restarts.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,6 +10,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::TlsFiles;
+use crate::secret_file::{self, Create};
 
 /// Names the generated certificate is valid for.
 pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -88,23 +88,10 @@ pub fn ensure_self_signed(dir: &Path) -> Result<TlsFiles, TlsError> {
     let cert = params
         .self_signed(&key)
         .map_err(|e| gen_err(e.to_string()))?;
-    write_private(&files.key, key.serialize_pem().as_bytes())
+    secret_file::write(&files.key, key.serialize_pem().as_bytes(), Create::Truncate)
         .map_err(|e| gen_err(e.to_string()))?;
     std::fs::write(&files.cert, cert.pem()).map_err(|e| gen_err(e.to_string()))?;
     Ok(files)
-}
-
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
 }
 
 /// A rustls server configuration for `files`, offering HTTP/1.1 and, with

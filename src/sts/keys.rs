@@ -14,13 +14,14 @@
 //! is shared.
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+
+use crate::secret_file::{self, Create};
 
 /// Bytes of each secret (256 bits, the HMAC-SHA256 block-size sweet spot).
 const SECRET_LEN: usize = 32;
@@ -334,6 +335,24 @@ impl KeySet {
 
     /// Creates `path` (which must not exist) with mode 0600.
     fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        self.write_with(path, |path, json| {
+            secret_file::write(path, json, Create::New)
+        })
+    }
+
+    /// Replaces the file at `path` atomically (write a 0600 sibling, then
+    /// rename), so a replica reading it never sees half a file.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        self.write_with(path, secret_file::replace)
+    }
+
+    /// Serialises the set and hands it to `write`, after creating `path`'s
+    /// folder; errors name `path`.
+    fn write_with(
+        &self,
+        path: &Path,
+        write: impl FnOnce(&Path, &[u8]) -> std::io::Result<()>,
+    ) -> Result<(), KeyError> {
         let shown = path.display().to_string();
         let io = |source| KeyError::Io {
             path: shown.clone(),
@@ -346,30 +365,7 @@ impl KeySet {
             path: shown.clone(),
             reason: e.to_string(),
         })?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(io)?;
-        file.write_all(&json).map_err(io)?;
-        file.sync_all().map_err(io)
-    }
-
-    /// Replaces the file at `path` atomically (write a 0600 sibling, then
-    /// rename), so a replica reading it never sees half a file.
-    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp{}", std::process::id()));
-        let tmp = std::path::PathBuf::from(tmp);
-        let _ = std::fs::remove_file(&tmp);
-        self.write_new(&tmp)?;
-        std::fs::rename(&tmp, path).map_err(|source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
-        })
+        write(path, &json).map_err(io)
     }
 }
 
