@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gitiam::policy::{Context, Policy, PolicyIndex, PolicyLayer, Request, evaluate};
+use gitiam::shared::policy::{Context, Policy, PolicyIndex, PolicyLayer, Request, evaluate};
 
 const ACCOUNT: &str = "111122223333";
 

@@ -14,7 +14,7 @@ mod common;
 use std::sync::Arc;
 
 use common::git_server::{self, GitServer, bare_repo, cgi_backend, git, git_ok, rev, work_tree};
-use gitiam::git::RefDenial;
+use gitiam::shared::git::RefDenial;
 
 fn have_git(test: &str) -> bool {
     common::require_tool(test, "git", &["--version"])
@@ -110,7 +110,7 @@ fn missing_repository_is_not_found() {
 }
 
 fn deny_main() -> git_server::DenyRule {
-    Arc::new(|push: &gitiam::git::PushRequest| {
+    Arc::new(|push: &gitiam::shared::git::PushRequest| {
         push.commands
             .iter()
             .filter(|c| c.name == "refs/heads/main")
@@ -316,8 +316,8 @@ mod failures {
     use std::time::Duration;
 
     use bytes::Bytes;
-    use gitiam::backend::{BackendError, CgiBackend, CgiConfig, request_body};
-    use gitiam::git::{GitEndpoint, GitService};
+    use gitiam::server::backend::{BackendError, CgiBackend, CgiConfig, request_body};
+    use gitiam::shared::git::{GitEndpoint, GitService};
     use http_body_util::BodyExt;
 
     use super::git_server::info_refs_request;

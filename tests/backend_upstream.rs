@@ -16,8 +16,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use common::git_server::{self, GitServer, bare_repo, git, git_ok, rev, work_tree};
 use common::nginx::NginxGit;
-use gitiam::backend::{Backend, UpstreamAuth, UpstreamBackend, UpstreamConfig};
-use gitiam::git::RefDenial;
+use gitiam::server::backend::{Backend, UpstreamAuth, UpstreamBackend, UpstreamConfig};
+use gitiam::shared::git::RefDenial;
 
 fn ready(test: &str) -> bool {
     common::require_tool(test, "git", &["--version"]) && common::nginx::available(test)
@@ -128,7 +128,7 @@ fn denied_push_never_reaches_upstream() {
     let repos = tmp.path().join("repos");
     let bare = bare_repo(&repos, "up", &[]);
     let nginx = NginxGit::start(&repos, None);
-    let deny: git_server::DenyRule = Arc::new(|push: &gitiam::git::PushRequest| {
+    let deny: git_server::DenyRule = Arc::new(|push: &gitiam::shared::git::PushRequest| {
         push.commands
             .iter()
             .filter(|c| c.name.starts_with("refs/tags/"))
@@ -250,7 +250,7 @@ fn https_upstream_with_ca_file() {
 
 #[tokio::test]
 async fn silent_upstream_times_out_with_504() {
-    use gitiam::backend::BackendError;
+    use gitiam::server::backend::BackendError;
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -272,8 +272,8 @@ async fn silent_upstream_times_out_with_504() {
 
 #[tokio::test]
 async fn forwarded_request_headers() {
-    use gitiam::backend::{BackendRequest, request_body};
-    use gitiam::git::{GitEndpoint, GitService, RepoName};
+    use gitiam::server::backend::{BackendRequest, request_body};
+    use gitiam::shared::git::{GitEndpoint, GitService, RepoName};
     use http_body_util::BodyExt;
     use std::sync::Mutex;
 

@@ -9,8 +9,8 @@
 
 mod common;
 
-use gitiam::sigv4::codecommit;
-use gitiam::sigv4::{SigningKeyCache, format_amz_date};
+use gitiam::shared::sigv4::codecommit;
+use gitiam::shared::sigv4::{SigningKeyCache, format_amz_date};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -558,20 +558,20 @@ fn tiny_sts(status: u16, body: String, secret: Option<&'static str>) -> TinySts 
             let mut body_in = vec![0; len];
             reader.read_exact(&mut body_in).unwrap();
             let verified = match secret {
-                Some(secret) => {
-                    gitiam::sigv4::request::parse_authorization(&headers).and_then(|auth| {
-                        let req = gitiam::sigv4::request::SignedRequest {
+                Some(secret) => gitiam::shared::sigv4::request::parse_authorization(&headers)
+                    .and_then(|auth| {
+                        let req = gitiam::shared::sigv4::request::SignedRequest {
                             method: "POST",
                             path: "/",
                             query: "",
                             headers: &headers,
                             body: &body_in,
                         };
-                        let scope = gitiam::sigv4::request::ExpectedScope {
+                        let scope = gitiam::shared::sigv4::request::ExpectedScope {
                             region: "us-east-1",
                             service: "sts",
                         };
-                        gitiam::sigv4::request::verify(
+                        gitiam::shared::sigv4::request::verify(
                             &auth,
                             &req,
                             secret,
@@ -581,8 +581,7 @@ fn tiny_sts(status: u16, body: String, secret: Option<&'static str>) -> TinySts 
                             &SigningKeyCache::default(),
                         )
                         .map(|_| ())
-                    })
-                }
+                    }),
                 // AssumeRoleWithWebIdentity is unsigned; it carries the token.
                 None => {
                     let form: HashMap<String, String> =
@@ -596,7 +595,7 @@ fn tiny_sts(status: u16, body: String, secret: Option<&'static str>) -> TinySts 
                     {
                         Ok(())
                     } else {
-                        Err(gitiam::sigv4::VerifyError::SignatureMismatch)
+                        Err(gitiam::shared::sigv4::VerifyError::SignatureMismatch)
                     }
                 }
             };

@@ -12,8 +12,8 @@
 
 mod common;
 
-use gitiam::credential::region::region_from_host;
-use gitiam::sigv4::codecommit;
+use gitiam::client::region::region_from_host;
+use gitiam::shared::sigv4::codecommit;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};

@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use common::git_server::{self, GitServer, bare_repo, cgi_backend, git_ok, rev, work_tree};
-use gitiam::git::{
+use gitiam::shared::git::{
     self, GitError, InspectLimits, ObjectFormat, PushRequest, RefUpdateKind, pktline,
 };
 use hyper::body::{Body, Frame};

@@ -9,7 +9,7 @@
     clippy::panic
 )]
 
-use gitiam::policy::matcher::Wildcard;
+use gitiam::shared::policy::matcher::Wildcard;
 use proptest::prelude::*;
 
 /// `dp[i][j]`: pattern[i..] matches text[j..].

@@ -34,7 +34,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gitiam::policy::{Context, Policy, PolicyIndex, PolicyLayer, PrincipalInfo, Request, evaluate};
+use gitiam::shared::policy::{
+    Context, Policy, PolicyIndex, PolicyLayer, PrincipalInfo, Request, evaluate,
+};
 use serde_json::Value;
 
 fn root() -> PathBuf {

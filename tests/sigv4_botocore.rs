@@ -4,13 +4,13 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
-//! Cross-checks `gitiam::sigv4::request::verify` against requests signed by
+//! Cross-checks `gitiam::shared::sigv4::request::verify` against requests signed by
 //! botocore's own `SigV4Auth` (what the AWS CLI sends to STS).
 
 mod common;
 
-use gitiam::sigv4::request::{self, ExpectedScope, SignedRequest};
-use gitiam::sigv4::{SigningKeyCache, VerifyError, parse_amz_date};
+use gitiam::shared::sigv4::request::{self, ExpectedScope, SignedRequest};
+use gitiam::shared::sigv4::{SigningKeyCache, VerifyError, parse_amz_date};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 

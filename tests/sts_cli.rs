@@ -642,7 +642,7 @@ fn expired_tampered_and_foreign_tokens() {
     );
     // A token for another access key id.
     let swapped = Creds {
-        akid: gitiam::sts::token::new_access_key_id(),
+        akid: gitiam::server::session::token::new_access_key_id(),
         ..creds.clone()
     };
     assert_error(
@@ -652,8 +652,10 @@ fn expired_tampered_and_foreign_tokens() {
 
     // A genuine token from the server's own key file, issued two hours ago
     // for 15 minutes: expired.
-    let keys = gitiam::sts::keys::KeySet::load(&f.dir.path().join("shared/sts-keys.json")).unwrap();
-    let grant = gitiam::sts::token::SessionGrant {
+    let keys =
+        gitiam::server::session::keys::KeySet::load(&f.dir.path().join("shared/sts-keys.json"))
+            .unwrap();
+    let grant = gitiam::server::session::token::SessionGrant {
         account: PROD.into(),
         role_arn: format!("arn:aws:iam::{PROD}:role/deployer"),
         role_name: "deployer".into(),
@@ -666,7 +668,7 @@ fn expired_tampered_and_foreign_tokens() {
         chained: false,
         duration: Duration::from_secs(900),
     };
-    let old = gitiam::sts::token::issue(
+    let old = gitiam::server::session::token::issue(
         &keys,
         grant.clone(),
         SystemTime::now() - Duration::from_secs(7200),
@@ -684,8 +686,9 @@ fn expired_tampered_and_foreign_tokens() {
     assert!(err.contains("expired"), "{err}");
 
     // Signed with a key this server does not have.
-    let foreign_keys = gitiam::sts::keys::KeySet::generate();
-    let foreign = gitiam::sts::token::issue(&foreign_keys, grant, SystemTime::now()).unwrap();
+    let foreign_keys = gitiam::server::session::keys::KeySet::generate();
+    let foreign =
+        gitiam::server::session::token::issue(&foreign_keys, grant, SystemTime::now()).unwrap();
     let foreign = Creds {
         akid: foreign.claims.akid.clone(),
         secret: foreign.secret.expose().to_owned(),

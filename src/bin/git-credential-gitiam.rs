@@ -9,11 +9,11 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use gitiam::credential::cache::DiskCache;
-use gitiam::credential::protocol::{self, CredentialRequest, CredentialResponse};
-use gitiam::credential::provider::{Options, Resolver};
-use gitiam::credential::{CredentialError, Env};
-use gitiam::sigv4::codecommit;
+use gitiam::client::cache::DiskCache;
+use gitiam::client::protocol::{self, CredentialRequest, CredentialResponse};
+use gitiam::client::provider::{Options, Resolver};
+use gitiam::client::{CredentialError, Env};
+use gitiam::shared::sigv4::codecommit;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

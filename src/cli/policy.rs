@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::policy::arn::Arn;
-use crate::policy::{
+use crate::shared::policy::arn::Arn;
+use crate::shared::policy::{
     Context, Decision, Effect, Policy, PolicyError, PolicyKind, PolicyLayer, PrincipalInfo,
     Request, Severity, StatementTrace, evaluate, trace, validate,
 };
@@ -392,7 +392,7 @@ fn explain(t: &StatementTrace, request: &Request<'_>) -> Vec<String> {
 
 fn print_text(
     request: &Request<'_>,
-    evaluation: &crate::policy::Evaluation,
+    evaluation: &crate::shared::policy::Evaluation,
     traces: &[StatementTrace],
     layer_names: &[&str],
 ) {
@@ -455,7 +455,7 @@ fn print_text(
 fn print_json(
     args: &SimulateArgs,
     request: &Request<'_>,
-    evaluation: &crate::policy::Evaluation,
+    evaluation: &crate::shared::policy::Evaluation,
     traces: &[StatementTrace],
     layer_names: &[&str],
 ) {

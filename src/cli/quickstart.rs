@@ -14,9 +14,10 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 
-use crate::config;
-use crate::proxy::{ServeOptions, tls};
-use crate::secret_file::{self, Create};
+use crate::server::https::ServeOptions;
+use crate::server::tls;
+use crate::shared::config;
+use crate::shared::secret_file::{self, Create};
 
 use super::serve::{self, Exit};
 

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::config;
-use crate::proxy::{self, ServeOptions};
+use crate::server::https::{self, ServeOptions};
+use crate::shared::config;
 
 /// Exit codes of `gitiam serve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub fn serve_with(config: config::Config, options: ServeOptions) -> anyhow::Resu
         .enable_all()
         .thread_name("gitiam")
         .build()?;
-    match runtime.block_on(proxy::serve(config, options)) {
+    match runtime.block_on(https::serve(config, options)) {
         Ok(()) => Ok(Exit::Ok as u8),
         Err(e) => {
             eprintln!("gitiam: {e}");

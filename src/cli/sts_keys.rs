@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
-use crate::sts::keys::KeySet;
+use crate::server::session::keys::KeySet;
 
 /// Where the key file is.
 #[derive(Debug, clap::Args)]
@@ -54,7 +54,7 @@ fn path_of(location: &Location) -> Result<PathBuf> {
     if let Some(file) = &location.file {
         return Ok(file.clone());
     }
-    let config = crate::config::load(&location.config)
+    let config = crate::shared::config::load(&location.config)
         .with_context(|| format!("loading {}", location.config.display()))?;
     Ok(config.sts.signing_keys)
 }

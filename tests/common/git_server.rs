@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use gitiam::backend::{self, Backend, BackendBody, BackendRequest};
-use gitiam::git::{self, GitEndpoint, GitService, PushRequest, RefDenial};
+use gitiam::server::backend::{self, Backend, BackendBody, BackendRequest};
+use gitiam::shared::git::{self, GitEndpoint, GitService, PushRequest, RefDenial};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;

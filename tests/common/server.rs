@@ -243,7 +243,7 @@ impl TestServer {
 
     /// A CodeCommit password signed now (or at `time`) for `repo`.
     pub fn password(&self, secret: &str, repo: &str, time: SystemTime) -> String {
-        gitiam::sigv4::codecommit::password(
+        gitiam::shared::sigv4::codecommit::password(
             secret,
             REGION,
             "127.0.0.1",

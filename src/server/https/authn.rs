@@ -1,0 +1,191 @@
+//! Authentication of Git requests: HTTP Basic carrying CodeCommit's SigV4
+//! Git credentials. The username is the access key id, optionally followed
+//! by `%` and a session token; the password is `YYYYMMDDTHHMMSSZ` + hex
+//! signature over `GIT\n/v1/repos/NAME\n\nhost:HOST\n\nhost\n`.
+//!
+//! The result, [`Authenticated`], can only be built here and only around a
+//! [`SignatureVerified`], which only `sigv4` can mint.
+
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use http::HeaderMap;
+
+use crate::server::identity::{self, Identity};
+use crate::shared::git::RepoName;
+use crate::shared::sigv4::{SignatureVerified, codecommit};
+
+use super::error::HttpError;
+use crate::server::State;
+
+/// Longest Basic credential accepted after base64 decoding (a session token
+/// makes the username long; bound it anyway).
+const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
+
+/// The caller of a request whose signature checked out.
+#[derive(Debug)]
+pub struct Authenticated {
+    /// Who.
+    pub identity: Identity,
+    /// The access key id used.
+    pub access_key_id: String,
+    /// Proof that the signature was verified; authorization demands it.
+    pub proof: SignatureVerified,
+}
+
+/// Credentials read from the `Authorization` header, not yet checked.
+pub struct BasicCredentials {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Session token, for temporary credentials.
+    pub session_token: Option<String>,
+    password: String,
+}
+
+impl std::fmt::Debug for BasicCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn unauthorized(reason: impl Into<String>) -> HttpError {
+    HttpError::Unauthorized {
+        reason: reason.into(),
+    }
+}
+
+/// Reads HTTP Basic credentials.
+pub fn credentials(headers: &HeaderMap) -> Result<BasicCredentials, HttpError> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let value = values
+        .next()
+        .ok_or_else(|| unauthorized("no Authorization header"))?;
+    if values.next().is_some() {
+        return Err(unauthorized("several Authorization headers"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("Authorization header is not ASCII"))?;
+    let (scheme, encoded) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("Authorization header is not Basic"))?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(unauthorized("Authorization header is not Basic"));
+    }
+    let encoded = encoded.trim();
+    if encoded.len() > MAX_CREDENTIAL_BYTES * 4 / 3 + 4 {
+        return Err(unauthorized("Basic credentials too long"));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| unauthorized("Basic credentials are not base64"))?;
+    let decoded =
+        String::from_utf8(decoded).map_err(|_| unauthorized("Basic credentials are not UTF-8"))?;
+    let (username, password) = decoded
+        .split_once(':')
+        .ok_or_else(|| unauthorized("Basic credentials without ':'"))?;
+    let (access_key_id, session_token) = match username.split_once('%') {
+        Some((id, token)) => (id, Some(token.to_string())),
+        None => (username, None),
+    };
+    if access_key_id.is_empty()
+        || access_key_id.len() > 128
+        || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(unauthorized("malformed access key id"));
+    }
+    Ok(BasicCredentials {
+        access_key_id: access_key_id.to_string(),
+        session_token,
+        password: password.to_string(),
+    })
+}
+
+/// The host the client addressed: the `Host` header (HTTP/1.1) or the URI
+/// authority (HTTP/2). The signature covers it without the port.
+pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a http::Uri) -> Result<&'a str, HttpError> {
+    if let Some(h) = headers.get(http::header::HOST) {
+        return h
+            .to_str()
+            .map_err(|_| unauthorized("Host header is not ASCII"));
+    }
+    uri.authority()
+        .map(|a| a.as_str())
+        .ok_or_else(|| unauthorized("no Host header"))
+}
+
+/// Checks `creds` for a request to `repo` on `host`.
+pub fn authenticate(
+    state: &State,
+    creds: &BasicCredentials,
+    host: &str,
+    repo: &RepoName,
+    now: SystemTime,
+) -> Result<Authenticated, HttpError> {
+    let directory = state.directory.load();
+    let sts_keys = state.sts_keys.load();
+    let resolved = identity::resolve(
+        &directory,
+        &sts_keys,
+        &creds.access_key_id,
+        creds.session_token.as_deref(),
+        now,
+    )
+    .map_err(|e| unauthorized(e.to_string()))?;
+    let path = format!("/v1/repos/{repo}");
+    let proof = codecommit::verify(
+        &state.signing_keys,
+        resolved.secret.expose(),
+        &state.server.region,
+        host,
+        &path,
+        &creds.password,
+        now,
+        state.server.max_clock_skew,
+    )
+    .map_err(|e| unauthorized(e.to_string()))?;
+    Ok(Authenticated {
+        identity: resolved.identity,
+        access_key_id: creds.access_key_id.clone(),
+        proof,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user_pass: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let v = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_pass)
+        );
+        h.insert(http::header::AUTHORIZATION, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn parses_basic_credentials() {
+        let c = credentials(&basic("AKIAEXAMPLE000000001:20250101T000000Zabc")).unwrap();
+        assert_eq!(c.access_key_id, "AKIAEXAMPLE000000001");
+        assert!(c.session_token.is_none());
+        let c = credentials(&basic("ASIAEXAMPLE000000001%eyJ.a.b:pw")).unwrap();
+        assert_eq!(c.session_token.as_deref(), Some("eyJ.a.b"));
+        assert!(!format!("{c:?}").contains("eyJ"));
+        for bad in ["nocolon", ":pw", "AKIA/../x:pw"] {
+            assert!(credentials(&basic(bad)).is_err(), "{bad}");
+        }
+        assert!(credentials(&HeaderMap::new()).is_err());
+        let mut h = HeaderMap::new();
+        h.insert(http::header::AUTHORIZATION, "Bearer x".parse().unwrap());
+        assert!(credentials(&h).is_err());
+    }
+}

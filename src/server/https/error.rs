@@ -1,0 +1,176 @@
+//! The one place where request failures become HTTP responses.
+//!
+//! Authentication failures all look the same to the client (401 with a
+//! `WWW-Authenticate` challenge and no detail); the reason goes to the audit
+//! log through [`HttpError::audit_reason`]. Other answers carry a short
+//! text that git prints as `remote: ...` or in its error line.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+
+use crate::server::backend::BackendError;
+use crate::shared::git::GitError;
+
+use super::ProxyBody;
+
+/// The `WWW-Authenticate` challenge of every 401.
+pub const CHALLENGE: &str = "Basic realm=\"gitiam\"";
+
+/// Why a request was not served normally.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// No such route.
+    #[error("not found")]
+    NotFound,
+    /// Right path, wrong method.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The accepted method.
+        allow: http::Method,
+    },
+    /// Authentication failed; `reason` is for the audit log only.
+    #[error("authentication failed: {reason}")]
+    Unauthorized {
+        /// What failed.
+        reason: String,
+    },
+    /// Authorization denied a pull or a ref advertisement.
+    #[error("{message}")]
+    Forbidden {
+        /// Shown to the client.
+        message: String,
+    },
+    /// A request body encoding the proxy cannot inspect.
+    #[error("unsupported Content-Encoding {0:?} on a push")]
+    UnsupportedEncoding(String),
+    /// The Git request is malformed or too large.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// `git http-backend` answered with a server error (git failed in the
+    /// repository: unreadable configuration, corrupt repository, ...).
+    #[error("git http-backend answered {0}")]
+    BackendFailed(u16),
+    /// The backend refused gitiam's own credentials (401/407).
+    #[error("the upstream answered {0} to gitiam's credentials")]
+    UpstreamRejected(u16),
+    /// The request body could not be read.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The request line and headers are larger than `max_header_bytes`.
+    #[error("request head larger than {0} bytes")]
+    HeadTooLarge(usize),
+    /// The request body is larger than allowed.
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The server is shutting down or otherwise unable to serve.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl HttpError {
+    /// The status sent.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            HttpError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            HttpError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            HttpError::Git(e) => e.status(),
+            HttpError::Backend(e) => e.status(),
+            HttpError::UpstreamRejected(_) | HttpError::BackendFailed(_) => StatusCode::BAD_GATEWAY,
+            HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HttpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The full reason, for the audit log and logs (never secrets: no error
+    /// here is built from one).
+    pub fn audit_reason(&self) -> String {
+        self.to_string()
+    }
+
+    /// The text sent to the client.
+    fn public_message(&self) -> String {
+        match self {
+            HttpError::NotFound => "gitiam: not found".into(),
+            HttpError::MethodNotAllowed { .. } => "gitiam: method not allowed".into(),
+            HttpError::Unauthorized { .. } => "gitiam: authentication required".into(),
+            HttpError::Forbidden { message } => message.clone(),
+            HttpError::UnsupportedEncoding(_) => {
+                "gitiam: compressed push requests are not supported".into()
+            }
+            HttpError::Git(e) => format!("gitiam: {e}"),
+            HttpError::Backend(e) => e.public_message().into(),
+            HttpError::UpstreamRejected(_) => {
+                "gitiam: the upstream Git server refused gitiam's credentials".into()
+            }
+            HttpError::BackendFailed(_) => {
+                "gitiam: the Git backend failed on this repository (see the server log)".into()
+            }
+            HttpError::BadRequest(_) => "gitiam: bad request".into(),
+            HttpError::PayloadTooLarge(limit) => {
+                format!("gitiam: request body larger than {limit} bytes")
+            }
+            HttpError::HeadTooLarge(limit) => {
+                format!("gitiam: request headers larger than {limit} bytes")
+            }
+            HttpError::Unavailable(_) => "gitiam: service unavailable".into(),
+        }
+    }
+
+    /// The response.
+    pub fn into_response(self) -> Response<ProxyBody> {
+        let mut response = text(self.status(), format!("{}\n", self.public_message()));
+        let headers = response.headers_mut();
+        match &self {
+            HttpError::Unauthorized { .. } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(CHALLENGE),
+                );
+            }
+            HttpError::MethodNotAllowed { allow } => {
+                if let Ok(v) = HeaderValue::from_str(allow.as_str()) {
+                    headers.insert(header::ALLOW, v);
+                }
+            }
+            HttpError::Git(_)
+            | HttpError::BadRequest(_)
+            | HttpError::PayloadTooLarge(_)
+            | HttpError::HeadTooLarge(_) => {
+                // The body may be half read: do not reuse the connection.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A small `text/plain` response.
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<ProxyBody> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A complete body.
+pub fn full(body: impl Into<Bytes>) -> ProxyBody {
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}

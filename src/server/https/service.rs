@@ -1,0 +1,335 @@
+//! One request through the layers: route, then for Git authenticate ->
+//! authorize -> forward; for STS the `sts` handler. Every outcome, including
+//! failures, ends in one audit line and one metrics sample (written by the
+//! response body when it is done).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::server::sts::handler::{self as sts_handler, StsContext, StsRequest};
+use crate::shared::git::{
+    self, DrainLimits, DrainOutcome, GitEndpoint, GitService, InspectLimits, RepoName,
+};
+use crate::shared::policy::Evaluation;
+
+use super::body::{Completion, CompletionBody, idle_request_body};
+use super::error::{self, HttpError};
+use super::forward::{self, Forward};
+use super::route::{self, Route};
+use super::{ProxyBody, authn};
+use crate::server::State;
+use crate::server::access::{self as authz, GIT_PULL, GIT_PUSH, RequestFacts};
+use crate::server::audit::AuditRecord;
+
+/// Largest STS request body (a session policy is at most a few KiB).
+pub const MAX_STS_BODY: usize = 64 * 1024;
+/// Most bytes of a refused push read and thrown away before the connection
+/// is closed instead.
+pub const MAX_DRAIN_BYTES: u64 = 4 << 30;
+
+/// Serves one request from `peer`.
+pub async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<ProxyBody> {
+    let start = Instant::now();
+    // hyper bounds its read buffer by `max_header_bytes` only before each
+    // read, so a head that arrives whole in one large read can exceed it:
+    // the limit itself is checked here.
+    let limit = state.server.max_header_bytes;
+    if head_size(&req) > limit {
+        return HttpError::HeadTooLarge(limit).into_response();
+    }
+    let route = route::route(req.method(), req.uri());
+    match route {
+        Route::Healthz => return error::text(StatusCode::OK, "ok\n"),
+        Route::Metrics => {
+            let mut r = error::text(StatusCode::OK, state.metrics.render());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            return r;
+        }
+        _ => {}
+    }
+    let now = SystemTime::now();
+    let mut record = AuditRecord {
+        time: rfc3339(now),
+        request_id: format!("{:016x}", rand::random::<u64>()),
+        source_ip: Some(peer.ip().to_canonical()),
+        method: req.method().to_string(),
+        path: req.uri().path().chars().take(512).collect(),
+        ..AuditRecord::default()
+    };
+    let bytes_in = Arc::new(AtomicU64::new(0));
+    let mut metric_action = "none";
+    let result = match route {
+        Route::Git { repo, endpoint } => {
+            metric_action = match endpoint.service() {
+                GitService::UploadPack => "GitPull",
+                GitService::ReceivePack => "GitPush",
+            };
+            git_request(
+                &state,
+                req,
+                peer,
+                repo,
+                endpoint,
+                now,
+                &mut record,
+                &bytes_in,
+            )
+            .await
+        }
+        Route::Sts => {
+            metric_action = "sts";
+            sts_request(&state, req, peer, now, &mut record, &bytes_in).await
+        }
+        Route::MethodNotAllowed(allow) => Err(HttpError::MethodNotAllowed { allow }),
+        Route::NotFound | Route::Healthz | Route::Metrics => Err(HttpError::NotFound),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status().is_server_error() {
+                tracing::warn!(request_id = %record.request_id, error = %e, "backend failure");
+            } else {
+                tracing::debug!(request_id = %record.request_id, error = %e, "request refused");
+            }
+            record.reason = Some(e.audit_reason());
+            e.into_response()
+        }
+    };
+    record.status = response.status().as_u16();
+    let completion = Completion {
+        state: Arc::clone(&state),
+        record,
+        metric_action,
+        start,
+        bytes_in,
+        bytes_out: 0,
+        audit: true,
+    };
+    response.map(|body| CompletionBody::new(body, completion).boxed_unsync())
+}
+
+#[allow(clippy::too_many_arguments)] // the request's pieces, passed once
+async fn git_request(
+    state: &State,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    repo: RepoName,
+    endpoint: GitEndpoint,
+    now: SystemTime,
+    record: &mut AuditRecord,
+    bytes_in: &Arc<AtomicU64>,
+) -> Result<Response<ProxyBody>, HttpError> {
+    let action = match endpoint.service() {
+        GitService::UploadPack => GIT_PULL,
+        GitService::ReceivePack => GIT_PUSH,
+    };
+    record.action = Some(action.to_string());
+    let (parts, body) = req.into_parts();
+
+    // Authenticate.
+    let creds = authn::credentials(&parts.headers)?;
+    record.access_key_id = Some(creds.access_key_id.clone());
+    let host = authn::request_host(&parts.headers, &parts.uri)?;
+    let caller = authn::authenticate(state, &creds, host, &repo, now)?;
+    record.principal = Some(caller.identity.arn().to_string());
+
+    // Authorize.
+    let resource = authz::repository_arn(
+        &state.server.region,
+        caller.identity.account(),
+        repo.as_str(),
+    );
+    record.resource = Some(resource.clone());
+    let facts = RequestFacts {
+        source_ip: peer.ip(),
+        now,
+        region: &state.server.region,
+    };
+    let context = authz::request_context(&caller.identity, &facts);
+    let body = idle_request_body(body, state.server.body_idle_timeout, Arc::clone(bytes_in));
+    let forward_request = Forward {
+        caller: &caller,
+        repo,
+        endpoint,
+        method: parts.method.clone(),
+        headers: parts.headers.clone(),
+        client_ip: peer.ip(),
+    };
+
+    if endpoint != GitEndpoint::Rpc(GitService::ReceivePack) {
+        let started = Instant::now();
+        let evaluation =
+            authz::authorize(&caller.identity, &caller.proof, action, &resource, &context);
+        state.metrics.decision_time(started.elapsed());
+        record_decision(record, &evaluation);
+        if !evaluation.decision.is_allowed() {
+            return Err(HttpError::Forbidden {
+                message: authz::forbidden_message(&caller.identity, action, &resource, &evaluation),
+            });
+        }
+        return forward::forward(state, forward_request, body).await;
+    }
+
+    // A push: read the command section, decide every ref, then forward all
+    // or nothing.
+    if let Some(encoding) = parts.headers.get(header::CONTENT_ENCODING) {
+        let identity_encoding = encoding
+            .to_str()
+            .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity"));
+        if !identity_encoding {
+            return Err(HttpError::UnsupportedEncoding(
+                String::from_utf8_lossy(encoding.as_bytes())
+                    .chars()
+                    .take(64)
+                    .collect(),
+            ));
+        }
+    }
+    let limits = InspectLimits {
+        idle_timeout: state.server.body_idle_timeout,
+        ..InspectLimits::default()
+    };
+    let (push, replay) = git::inspect_receive_pack(body, limits).await?;
+    record.refs = push.commands.iter().map(|c| c.name.clone()).collect();
+    let started = Instant::now();
+    let decision =
+        authz::authorize_push(&caller.identity, &caller.proof, &resource, &context, &push);
+    state.metrics.decision_time(started.elapsed());
+    if let Some(e) = decision.explaining() {
+        record_decision(record, e);
+    }
+    if decision.allowed() {
+        return forward::forward(state, forward_request, replay).await;
+    }
+    if push.commands.is_empty() {
+        let message = match decision.explaining() {
+            Some(e) => authz::forbidden_message(&caller.identity, GIT_PUSH, &resource, e),
+            None => "gitiam: push denied".to_string(),
+        };
+        return Err(HttpError::Forbidden { message });
+    }
+    // Git keeps sending its pack; answer only after it is read so that the
+    // client sees the report rather than a broken pipe.
+    let outcome = git::drain(
+        replay,
+        DrainLimits {
+            max_bytes: MAX_DRAIN_BYTES,
+            idle_timeout: state.server.body_idle_timeout,
+        },
+    )
+    .await;
+    let answer = git::refuse_push(&push, &decision.denied);
+    let mut response = answer.into_response().map(error::full);
+    if !matches!(outcome, DrainOutcome::Complete(_)) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(response)
+}
+
+/// Size of the request line and headers as sent over HTTP/1.1.
+fn head_size<B>(req: &Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 11;
+    req.headers()
+        .iter()
+        .fold(line, |n, (k, v)| n + k.as_str().len() + v.len() + 4)
+        + 2
+}
+
+fn record_decision(record: &mut AuditRecord, e: &Evaluation) {
+    record.decision = Some(e.decision.as_str());
+    if let Some(s) = e.deciding.first() {
+        record.policy = Some(s.policy.clone());
+        record.statement = Some(s.statement.clone());
+    }
+}
+
+async fn sts_request(
+    state: &State,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    now: SystemTime,
+    record: &mut AuditRecord,
+    bytes_in: &Arc<AtomicU64>,
+) -> Result<Response<ProxyBody>, HttpError> {
+    let (parts, body) = req.into_parts();
+    let body = idle_request_body(body, state.server.body_idle_timeout, Arc::clone(bytes_in));
+    let body = read_limited(body, MAX_STS_BODY).await?;
+    let directory = state.directory.load();
+    let keys = state.sts_keys.load();
+    let ctx = StsContext {
+        directory: &directory,
+        keys: &keys,
+        settings: &state.sts,
+        region: &state.server.region,
+        max_clock_skew: state.server.max_clock_skew,
+        signing_keys: &state.signing_keys,
+    };
+    let request = StsRequest {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        body: &body,
+        source_ip: Some(peer.ip().to_canonical()),
+        request_id: &record.request_id,
+        now,
+    };
+    let outcome = sts_handler::handle(&ctx, &request).await;
+    let audit = outcome.audit;
+    record.action = audit.action.map(|a| format!("sts:{a}"));
+    record.access_key_id = audit.access_key_id;
+    record.principal = audit.principal;
+    record.resource = audit.resource;
+    record.decision = audit.decision.map(|d| d.as_str());
+    if let Some(s) = audit.deciding.first() {
+        record.policy = Some(s.policy.clone());
+        record.statement = Some(s.statement.clone());
+    }
+    record.reason = match (audit.error, audit.detail) {
+        (Some(code), Some(detail)) => Some(format!("{code}: {detail}")),
+        (Some(code), None) => Some(code.to_string()),
+        (None, _) => None,
+    };
+    Ok(outcome.response.map(error::full))
+}
+
+/// Reads a whole body of at most `limit` bytes.
+async fn read_limited<B>(mut body: B, limit: usize) -> Result<Bytes, HttpError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| HttpError::BadRequest(format!("reading the request body: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            if out.len() + data.len() > limit {
+                return Err(HttpError::PayloadTooLarge(limit));
+            }
+            out.extend_from_slice(data);
+        }
+    }
+    Ok(out.freeze())
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

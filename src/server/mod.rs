@@ -1,0 +1,29 @@
+//! `gitiam serve`: everything that runs in the server, floor by floor.
+//!
+//! - [`session`]: session tokens and their key set (temporary credentials);
+//! - [`identity`]: an access key (and session token) to an identity;
+//! - [`access`]: the access core: authenticated identity + repository + Git
+//!   service (+ the push's commands) to decisions, refusal and audit record;
+//!   every front door and the STS API decide through it;
+//! - [`audit`] and [`metrics`]: one audit line and one sample per request;
+//! - [`body`] and [`backend`]: streaming bodies, and forwarding to
+//!   `git http-backend` or an upstream smart-HTTP server;
+//! - [`sts`]: the STS Query API;
+//! - [`state`], [`reload`] and [`tls`]: what the front doors share at run
+//!   time;
+//! - [`https`]: the HTTPS front door.
+
+pub mod access;
+pub mod audit;
+pub mod backend;
+pub(crate) mod body;
+pub mod https;
+pub mod identity;
+pub mod metrics;
+pub mod reload;
+pub mod session;
+pub mod state;
+pub mod sts;
+pub mod tls;
+
+pub use state::{StartError, State, build_backend, state};

@@ -1,0 +1,18 @@
+//! The STS Query API served by `gitiam serve` (GetCallerIdentity,
+//! AssumeRole, AssumeRoleWithWebIdentity). The temporary credentials it
+//! issues are made and verified by [`crate::server::session`], one floor
+//! down, which identity resolution uses too.
+//!
+//! - [`query`]: the AWS Query protocol form body, validated;
+//! - [`oidc`]: web identity (OIDC) token verification;
+//! - [`handler`]: the endpoint: authenticate, decide, issue;
+//! - [`error`] and [`xml`]: AWS error codes and the XML answers.
+
+pub mod error;
+pub mod handler;
+pub mod oidc;
+pub mod query;
+pub mod xml;
+
+pub use error::{ErrorCode, StsError};
+pub use handler::{StsAudit, StsContext, StsOutcome, StsRequest, handle};

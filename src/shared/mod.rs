@@ -1,0 +1,15 @@
+//! The shared floor: formats and algorithms that the client and the server
+//! both build on, with no listener and no outbound connection of their own.
+//!
+//! - [`policy`]: IAM policy documents, validation and evaluation;
+//! - [`sigv4`]: the CodeCommit Git password and standard SigV4 (sign and
+//!   verify), and the `SignatureVerified` proof;
+//! - [`git`]: Git wire formats, read exactly as Git reads them;
+//! - [`config`]: `gitiam.toml`, lowered to a validated `Directory`;
+//! - [`secret_file`]: owner-only files replaced by rename.
+
+pub mod config;
+pub mod git;
+pub mod policy;
+pub mod secret_file;
+pub mod sigv4;
