@@ -44,6 +44,10 @@ pub struct AuditRecord {
     /// Refs a push updates.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refs: Vec<String>,
+    /// Refs a push changes through the symbolic refs it names (each was
+    /// decided too).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub symref_targets: Vec<String>,
     /// `allowed`, `explicitDeny`, `implicitDeny`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<&'static str>,

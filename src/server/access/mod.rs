@@ -1,17 +1,29 @@
-//! Authorization of Git requests with the IAM engine: `codecommit:GitPull`
-//! for upload-pack and its advertisement, `codecommit:GitPush` for
-//! receive-pack and its advertisement, and for a push one decision per
-//! updated ref with `codecommit:References` set to that ref. Every function
-//! takes the [`SignatureVerified`] proof: nothing is decided for a caller
-//! whose signature was not checked.
+//! The access core: who may do what, for every way into gitiam.
+//!
+//! It knows nothing of HTTP or SSH. A front door authenticates the caller
+//! (getting an [`Authenticated`], which only a verified signature yields),
+//! describes what the request asks for ([`GitAccess`], and for a push the
+//! parsed command section with the refs each command really changes), and
+//! gets back a [`GitDecision`]: the decision per ref, the deciding
+//! statements, the git-native refusal to send and what goes into the audit
+//! record. The STS API decides through [`decide_assume_role`] and
+//! [`evaluate_trust`]; the wording of every denial is in [`messages`].
 
-use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+mod caller;
+mod context;
+mod git;
+pub mod messages;
+mod role;
 
-use crate::server::identity::Identity;
-use crate::shared::git::{PushRequest, RefDenial};
-use crate::shared::policy::{self, Context, Decision, Evaluation};
-use crate::shared::sigv4::SignatureVerified;
+pub use caller::Authenticated;
+pub use context::{RequestFacts, caller_context, request_context};
+pub use git::{
+    GitAccess, GitDecision, RefChain, RefEvaluation, decide, decide_push, git_action,
+    repository_arn,
+};
+pub use role::{RoleDecision, decide_assume_role, evaluate_trust};
+
+use crate::shared::policy::{self, Context, Evaluation};
 
 /// `codecommit:GitPull`.
 pub const GIT_PULL: &str = "codecommit:GitPull";
@@ -20,50 +32,15 @@ pub const GIT_PUSH: &str = "codecommit:GitPush";
 /// The condition key carrying the ref a push updates.
 pub const REFERENCES_KEY: &str = "codecommit:References";
 
-/// Request facts that go into the context, besides the principal's.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestFacts<'a> {
-    /// Client address (`aws:SourceIp`).
-    pub source_ip: IpAddr,
-    /// Time of the request (`aws:CurrentTime`, `aws:EpochTime`).
-    pub now: SystemTime,
-    /// Server region (`aws:RequestedRegion`).
-    pub region: &'a str,
-}
-
-/// `arn:aws:codecommit:REGION:ACCOUNT:NAME`.
-pub fn repository_arn(region: &str, account: &str, repo: &str) -> String {
-    format!("arn:aws:codecommit:{region}:{account}:{repo}")
-}
-
-/// The context of a request by `identity`.
-pub fn request_context(identity: &Identity, facts: &RequestFacts<'_>) -> Context {
-    let mut ctx = Context::new();
-    identity.fill_context(&mut ctx);
-    ctx.insert("aws:SourceIp", facts.source_ip.to_canonical().to_string());
-    let now = time::OffsetDateTime::from(facts.now).replace_nanosecond(0);
-    if let Ok(Ok(t)) = now.map(|t| t.format(&time::format_description::well_known::Rfc3339)) {
-        ctx.insert("aws:CurrentTime", t);
-    }
-    let epoch = facts
-        .now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    ctx.insert("aws:EpochTime", epoch.to_string());
-    ctx.insert("aws:SecureTransport", "true");
-    ctx.insert("aws:RequestedRegion", facts.region.to_string());
-    ctx
-}
-
-/// Decides `action` on `resource` for `identity`.
-pub fn authorize(
-    identity: &Identity,
-    _proof: &SignatureVerified,
+/// Decides `action` on `resource` with the caller's identity policies
+/// (every layer: the role's policies and the session policy for a session).
+pub fn evaluate_identity(
+    caller: &Authenticated,
     action: &str,
     resource: &str,
     context: &Context,
 ) -> Evaluation {
-    let layers = identity.policy_layers();
+    let layers = caller.identity().policy_layers();
     policy::evaluate(
         &layers,
         &policy::Request {
@@ -75,107 +52,19 @@ pub fn authorize(
     )
 }
 
-/// The decision on a whole push.
-#[derive(Debug)]
-pub struct PushDecision {
-    /// One evaluation per ref update (or one without a ref for a probe).
-    pub evaluations: Vec<(Option<String>, Evaluation)>,
-    /// The refs denied, with the reason git will print.
-    pub denied: Vec<RefDenial>,
-}
-
-impl PushDecision {
-    /// True when every ref is allowed.
-    pub fn allowed(&self) -> bool {
-        self.denied.is_empty()
-    }
-
-    /// The evaluation that explains the outcome: the first denial, or the
-    /// first allowance.
-    pub fn explaining(&self) -> Option<&Evaluation> {
-        self.evaluations
-            .iter()
-            .find(|(_, e)| !e.decision.is_allowed())
-            .or_else(|| self.evaluations.first())
-            .map(|(_, e)| e)
-    }
-}
-
-/// Decides every ref update of `push` as a `GitPush` with
-/// `codecommit:References` set to the ref. A push without commands (the
-/// probe git sends before a large chunked push) is decided without it.
-pub fn authorize_push(
-    identity: &Identity,
-    proof: &SignatureVerified,
-    resource: &str,
-    context: &Context,
-    push: &PushRequest,
-) -> PushDecision {
-    let mut evaluations = Vec::with_capacity(push.commands.len().max(1));
-    let mut denied = Vec::new();
-    if push.commands.is_empty() {
-        let e = authorize(identity, proof, GIT_PUSH, resource, context);
-        if !e.decision.is_allowed() {
-            denied.push(RefDenial {
-                name: String::new(),
-                reason: denial_reason(&e),
-            });
-        }
-        evaluations.push((None, e));
-    }
-    for cmd in &push.commands {
-        let mut ctx = context.clone();
-        ctx.set(REFERENCES_KEY, vec![cmd.name.clone()]);
-        let e = authorize(identity, proof, GIT_PUSH, resource, &ctx);
-        if !e.decision.is_allowed() {
-            denied.push(RefDenial {
-                name: cmd.name.clone(),
-                reason: denial_reason(&e),
-            });
-        }
-        evaluations.push((Some(cmd.name.clone()), e));
-    }
-    PushDecision {
-        evaluations,
-        denied,
-    }
-}
-
-/// `denied by policy FILE statement SID`, or for an implicit deny
-/// `denied by policy: no statement allows it`.
-pub fn denial_reason(e: &Evaluation) -> String {
-    match (e.decision, e.deciding.first()) {
-        (Decision::ExplicitDeny, Some(s)) => format!("denied by policy {s}"),
-        _ => "denied by policy: no statement allows it".to_string(),
-    }
-}
-
-/// The 403 text for a denied pull or advertisement, in AWS's words.
-pub fn forbidden_message(
-    identity: &Identity,
-    action: &str,
-    resource: &str,
-    e: &Evaluation,
-) -> String {
-    let why = match (e.decision, e.deciding.first()) {
-        (Decision::ExplicitDeny, Some(s)) => {
-            format!("with an explicit deny in {s}")
-        }
-        _ => "because no identity-based policy allows the action".to_string(),
-    };
-    format!(
-        "gitiam: User: {} is not authorized to perform: {action} on resource: {resource} {why}",
-        identity.arn()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::audit::AuditRecord;
+    use crate::server::identity::Identity;
     use crate::shared::config;
+    use crate::shared::git::{GitService, PushRequest};
+    use crate::shared::git::{RepoName, parse_command_section};
+    use crate::shared::policy::Decision;
+    use crate::shared::sigv4::SignatureVerified;
     use crate::shared::sigv4::{SigningKeyCache, codecommit};
     use std::path::Path;
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
         {"Sid":"Push","Effect":"Allow","Action":["codecommit:GitPull","codecommit:GitPush"],"Resource":"arn:aws:codecommit:us-east-1:111122223333:${aws:PrincipalTag/team}-*"},
@@ -219,7 +108,7 @@ access_keys = [{ id = "AKIAEXAMPLEALICE0001", secret = "alice-secret-0123456789"
 
     fn facts(ip: &str) -> RequestFacts<'static> {
         RequestFacts {
-            source_ip: ip.parse().unwrap(),
+            source_ip: Some(ip.parse().unwrap()),
             now: UNIX_EPOCH + Duration::from_secs(1_764_547_200), // 2025-12-01T00:00:00Z
             region: "us-east-1",
         }
@@ -241,10 +130,22 @@ access_keys = [{ id = "AKIAEXAMPLEALICE0001", secret = "alice-secret-0123456789"
         crate::shared::git::parse_command_section(&body).unwrap().0
     }
 
+    fn caller() -> (tempfile::TempDir, Authenticated) {
+        let (dir, id) = identity();
+        (
+            dir,
+            Authenticated::new(id, "AKIAEXAMPLEALICE0001".into(), proof()),
+        )
+    }
+
+    fn chains(push: &PushRequest) -> Vec<RefChain> {
+        push.commands.iter().map(|c| vec![c.name.clone()]).collect()
+    }
+
     #[test]
     fn context_has_request_keys() {
         let (_dir, id) = identity();
-        let ctx = request_context(&id, &facts("::ffff:10.1.2.3"));
+        let ctx = caller_context(&id, &facts("::ffff:10.1.2.3"));
         let get = |k: &str| ctx.get(k).map(|v| v.join(","));
         assert_eq!(get("aws:SourceIp").as_deref(), Some("10.1.2.3"));
         assert_eq!(
@@ -259,36 +160,39 @@ access_keys = [{ id = "AKIAEXAMPLEALICE0001", secret = "alice-secret-0123456789"
 
     #[test]
     fn pulls_and_pushes_per_ref() {
-        let (_dir, id) = identity();
-        let proof = proof();
-        let web = repository_arn("us-east-1", "111122223333", "web-app");
-        let ctx = request_context(&id, &facts("127.0.0.1"));
-        assert!(
-            authorize(&id, &proof, GIT_PULL, &web, &ctx)
-                .decision
-                .is_allowed()
+        let (_dir, caller) = caller();
+        let web = RepoName::parse("web-app").unwrap();
+        let at = |repo, ip, service| GitAccess {
+            repo,
+            service,
+            facts: facts(ip),
+        };
+        let d = decide(&caller, &at(&web, "127.0.0.1", GitService::UploadPack));
+        assert!(d.allowed());
+        assert_eq!(d.action, GIT_PULL);
+        assert_eq!(
+            d.resource,
+            repository_arn("us-east-1", "111122223333", "web-app")
         );
         // The tag variable scopes the user to its team's repositories.
-        let other = repository_arn("us-east-1", "111122223333", "ops-tools");
-        let e = authorize(&id, &proof, GIT_PULL, &other, &ctx);
+        let other = RepoName::parse("ops-tools").unwrap();
+        let d = decide(&caller, &at(&other, "127.0.0.1", GitService::UploadPack));
+        let e = d.explaining().unwrap();
         assert_eq!(e.decision, Decision::ImplicitDeny);
         assert_eq!(
-            denial_reason(&e),
+            messages::denial_reason(e),
             "denied by policy: no statement allows it"
         );
-        assert!(forbidden_message(&id, GIT_PULL, &other, &e).contains(
+        assert!(d.refusal_message().contains(
             "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: codecommit:GitPull on resource: arn:aws:codecommit:us-east-1:111122223333:ops-tools"
         ));
 
-        let d = authorize_push(&id, &proof, &web, &ctx, &push(&["refs/heads/feature"]));
+        let access = at(&web, "127.0.0.1", GitService::ReceivePack);
+        let p = push(&["refs/heads/feature"]);
+        let d = decide_push(&caller, &access, &p, &chains(&p));
         assert!(d.allowed());
-        let d = authorize_push(
-            &id,
-            &proof,
-            &web,
-            &ctx,
-            &push(&["refs/heads/feature", "refs/heads/main"]),
-        );
+        let p = push(&["refs/heads/feature", "refs/heads/main"]);
+        let d = decide_push(&caller, &access, &p, &chains(&p));
         assert!(!d.allowed());
         assert_eq!(d.denied.len(), 1);
         assert_eq!(d.denied[0].name, "refs/heads/main");
@@ -299,12 +203,67 @@ access_keys = [{ id = "AKIAEXAMPLEALICE0001", secret = "alice-secret-0123456789"
         assert_eq!(d.explaining().unwrap().decision, Decision::ExplicitDeny);
 
         // Conditions on request keys: outside the allowed networks.
-        let outside = request_context(&id, &facts("192.0.2.1"));
-        let e = authorize(&id, &proof, GIT_PULL, &web, &outside);
+        let d = decide(&caller, &at(&web, "192.0.2.1", GitService::UploadPack));
+        let e = d.explaining().unwrap();
         assert_eq!(e.decision, Decision::ExplicitDeny);
         assert_eq!(
-            denial_reason(&e),
+            messages::denial_reason(e),
             "denied by policy p.json statement OfficeOnly"
         );
+    }
+
+    #[test]
+    fn a_push_is_decided_on_every_ref_its_symbolic_refs_lead_to() {
+        let (_dir, caller) = caller();
+        let web = RepoName::parse("web-app").unwrap();
+        let access = GitAccess {
+            repo: &web,
+            service: GitService::ReceivePack,
+            facts: facts("127.0.0.1"),
+        };
+        let p = push(&["refs/heads/feature", "refs/heads/alias"]);
+        let alias_to_main = vec![
+            vec!["refs/heads/feature".to_string()],
+            vec![
+                "refs/heads/alias".to_string(),
+                "refs/heads/main".to_string(),
+            ],
+        ];
+        let d = decide_push(&caller, &access, &p, &alias_to_main);
+        assert!(!d.allowed());
+        assert_eq!(d.denied.len(), 1);
+        assert_eq!(d.denied[0].name, "refs/heads/alias");
+        assert_eq!(
+            d.denied[0].reason,
+            "denied by policy p.json statement DenyMain (refs/heads/alias is a symbolic ref to refs/heads/main)"
+        );
+        let mut record = AuditRecord::default();
+        d.record(&mut record);
+        assert_eq!(record.refs, ["refs/heads/feature", "refs/heads/alias"]);
+        assert_eq!(record.symref_targets, ["refs/heads/main"]);
+        assert_eq!(record.statement.as_deref(), Some("DenyMain"));
+
+        // An alias to an allowed branch is allowed.
+        let alias_to_dev = vec![
+            vec!["refs/heads/feature".to_string()],
+            vec!["refs/heads/alias".to_string(), "refs/heads/dev".to_string()],
+        ];
+        assert!(decide_push(&caller, &access, &p, &alias_to_dev).allowed());
+
+        // Chains that are not the commands' own deny every command.
+        for wrong in [
+            vec![vec!["refs/heads/feature".to_string()]],
+            vec![
+                vec!["refs/heads/feature".to_string()],
+                vec!["refs/heads/other".to_string()],
+            ],
+        ] {
+            let d = decide_push(&caller, &access, &p, &wrong);
+            assert_eq!(d.denied.len(), 2, "{wrong:?}");
+        }
+
+        // The probe (no commands) is decided as a push without a ref.
+        let probe = parse_command_section(b"0000").unwrap().0;
+        assert!(decide_push(&caller, &access, &probe, &[]).allowed());
     }
 }

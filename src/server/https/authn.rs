@@ -3,17 +3,18 @@
 //! by `%` and a session token; the password is `YYYYMMDDTHHMMSSZ` + hex
 //! signature over `GIT\n/v1/repos/NAME\n\nhost:HOST\n\nhost\n`.
 //!
-//! The result, [`Authenticated`], can only be built here and only around a
-//! [`SignatureVerified`], which only `sigv4` can mint.
+//! The result is an [`Authenticated`] caller, which can only be built around
+//! the `SignatureVerified` proof that only `sigv4` mints.
 
 use std::time::SystemTime;
 
 use base64::Engine as _;
 use http::HeaderMap;
 
-use crate::server::identity::{self, Identity};
+use crate::server::access::Authenticated;
+use crate::server::identity;
 use crate::shared::git::RepoName;
-use crate::shared::sigv4::{SignatureVerified, codecommit};
+use crate::shared::sigv4::codecommit;
 
 use super::error::HttpError;
 use crate::server::State;
@@ -21,17 +22,6 @@ use crate::server::State;
 /// Longest Basic credential accepted after base64 decoding (a session token
 /// makes the username long; bound it anyway).
 const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
-
-/// The caller of a request whose signature checked out.
-#[derive(Debug)]
-pub struct Authenticated {
-    /// Who.
-    pub identity: Identity,
-    /// The access key id used.
-    pub access_key_id: String,
-    /// Proof that the signature was verified; authorization demands it.
-    pub proof: SignatureVerified,
-}
 
 /// Credentials read from the `Authorization` header, not yet checked.
 pub struct BasicCredentials {
@@ -151,11 +141,11 @@ pub fn authenticate(
         state.server.max_clock_skew,
     )
     .map_err(|e| unauthorized(e.to_string()))?;
-    Ok(Authenticated {
-        identity: resolved.identity,
-        access_key_id: creds.access_key_id.clone(),
+    Ok(Authenticated::new(
+        resolved.identity,
+        creds.access_key_id.clone(),
         proof,
-    })
+    ))
 }
 
 #[cfg(test)]

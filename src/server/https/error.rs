@@ -10,7 +10,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
 use crate::server::backend::BackendError;
-use crate::shared::git::GitError;
+use crate::shared::git::{GitError, RefusalAnswer};
 
 use super::ProxyBody;
 
@@ -54,9 +54,6 @@ pub enum HttpError {
     /// repository: unreadable configuration, corrupt repository, ...).
     #[error("git http-backend answered {0}")]
     BackendFailed(u16),
-    /// The backend refused gitiam's own credentials (401/407).
-    #[error("the upstream answered {0} to gitiam's credentials")]
-    UpstreamRejected(u16),
     /// The request body could not be read.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -82,7 +79,7 @@ impl HttpError {
             HttpError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Git(e) => e.status(),
             HttpError::Backend(e) => e.status(),
-            HttpError::UpstreamRejected(_) | HttpError::BackendFailed(_) => StatusCode::BAD_GATEWAY,
+            HttpError::BackendFailed(_) => StatusCode::BAD_GATEWAY,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -108,9 +105,6 @@ impl HttpError {
             }
             HttpError::Git(e) => format!("gitiam: {e}"),
             HttpError::Backend(e) => e.public_message().into(),
-            HttpError::UpstreamRejected(_) => {
-                "gitiam: the upstream Git server refused gitiam's credentials".into()
-            }
             HttpError::BackendFailed(_) => {
                 "gitiam: the Git backend failed on this repository (see the server log)".into()
             }
@@ -152,6 +146,19 @@ impl HttpError {
         }
         response
     }
+}
+
+/// The response refusing a push: git's report (or a text for clients
+/// without report-status). When the rest of the push was not read whole,
+/// the connection is not reused.
+pub fn refusal(answer: RefusalAnswer, drained: bool) -> Response<ProxyBody> {
+    let mut response = answer.into_response().map(full);
+    if !drained {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// A small `text/plain` response.

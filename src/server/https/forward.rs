@@ -10,12 +10,12 @@ use bytes::Bytes;
 use http::Response;
 
 use crate::server::backend::{self, Backend, BackendRequest};
-use crate::shared::git::{BoxError, GitEndpoint, RepoName};
+use crate::shared::git::{BoxError, GitEndpoint, PushRequest, RepoName};
 
 use super::ProxyBody;
-use super::authn::Authenticated;
 use super::error::HttpError;
 use crate::server::State;
+use crate::server::access::{Authenticated, RefChain};
 
 /// What the request looked like, minus its body.
 pub struct Forward<'a> {
@@ -45,32 +45,37 @@ where
     B::Error: Into<BoxError>,
 {
     let backend_request = BackendRequest {
-        account: request.caller.identity.account().to_string(),
+        account: request.caller.identity().account().to_string(),
         repo: request.repo,
         endpoint: request.endpoint,
         method: request.method,
         headers: request.headers,
-        principal_arn: request.caller.identity.arn().to_string(),
+        principal_arn: request.caller.identity().arn().to_string(),
         client_ip: request.client_ip.to_canonical(),
         client_scheme: "https",
         body: backend::request_body(body),
     };
     let response = state.backend.forward(backend_request).await?;
-    // The caller was authenticated by gitiam; a challenge from the backend
-    // is about gitiam's own upstream credential, and passing it through
-    // would make git ask the user for a password that cannot help.
-    let status = response.status();
-    if status == http::StatusCode::UNAUTHORIZED
-        || status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
-    {
-        return Err(HttpError::UpstreamRejected(status.as_u16()));
-    }
     // `git http-backend` answers a bare 500 when git fails in the
     // repository; its stderr is in the log. The client gets a 502 that
     // says the backend failed. (An upstream's own 5xx, which may explain
-    // itself, is passed on.)
+    // itself, is passed on; its 401/407 the upstream backend already
+    // turned into an error, since a challenge there is about gitiam's own
+    // credential.)
+    let status = response.status();
     if status.is_server_error() && matches!(state.backend, Backend::Cgi(_)) {
         return Err(HttpError::BackendFailed(status.as_u16()));
     }
     Ok(response)
+}
+
+/// The refs each command of `push` will change: its own ref, and the ones a
+/// symbolic ref of that name leads to.
+pub async fn ref_chains(
+    _state: &State,
+    _caller: &Authenticated,
+    _repo: &RepoName,
+    push: &PushRequest,
+) -> Result<Vec<RefChain>, HttpError> {
+    Ok(push.commands.iter().map(|c| vec![c.name.clone()]).collect())
 }

@@ -17,7 +17,6 @@ use crate::server::sts::handler::{self as sts_handler, StsContext, StsRequest};
 use crate::shared::git::{
     self, DrainLimits, DrainOutcome, GitEndpoint, GitService, InspectLimits, RepoName,
 };
-use crate::shared::policy::Evaluation;
 
 use super::body::{Completion, CompletionBody, idle_request_body};
 use super::error::{self, HttpError};
@@ -25,7 +24,7 @@ use super::forward::{self, Forward};
 use super::route::{self, Route};
 use super::{ProxyBody, authn};
 use crate::server::State;
-use crate::server::access::{self as authz, GIT_PULL, GIT_PUSH, RequestFacts};
+use crate::server::access::{self, GitAccess, RequestFacts};
 use crate::server::audit::AuditRecord;
 
 /// Largest STS request body (a session policy is at most a few KiB).
@@ -78,21 +77,21 @@ pub async fn handle(
                 GitService::UploadPack => "GitPull",
                 GitService::ReceivePack => "GitPush",
             };
-            git_request(
-                &state,
-                req,
+            let info = RequestInfo {
                 peer,
-                repo,
-                endpoint,
                 now,
-                &mut record,
-                &bytes_in,
-            )
-            .await
+                bytes_in: &bytes_in,
+            };
+            git_request(&state, req, info, repo, endpoint, &mut record).await
         }
         Route::Sts => {
             metric_action = "sts";
-            sts_request(&state, req, peer, now, &mut record, &bytes_in).await
+            let info = RequestInfo {
+                peer,
+                now,
+                bytes_in: &bytes_in,
+            };
+            sts_request(&state, req, info, &mut record).await
         }
         Route::MethodNotAllowed(allow) => Err(HttpError::MethodNotAllowed { allow }),
         Route::NotFound | Route::Healthz | Route::Metrics => Err(HttpError::NotFound),
@@ -122,105 +121,101 @@ pub async fn handle(
     response.map(|body| CompletionBody::new(body, completion).boxed_unsync())
 }
 
-#[allow(clippy::too_many_arguments)] // the request's pieces, passed once
+/// What every request carries besides its head and body.
+struct RequestInfo<'a> {
+    peer: SocketAddr,
+    now: SystemTime,
+    bytes_in: &'a Arc<AtomicU64>,
+}
+
+/// A Git request: authenticate, let the access core decide, then forward
+/// (a push: read its commands first, and forward all or nothing).
 async fn git_request(
     state: &State,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    info: RequestInfo<'_>,
     repo: RepoName,
     endpoint: GitEndpoint,
-    now: SystemTime,
     record: &mut AuditRecord,
-    bytes_in: &Arc<AtomicU64>,
 ) -> Result<Response<ProxyBody>, HttpError> {
-    let action = match endpoint.service() {
-        GitService::UploadPack => GIT_PULL,
-        GitService::ReceivePack => GIT_PUSH,
-    };
-    record.action = Some(action.to_string());
+    record.action = Some(access::git_action(endpoint.service()).to_string());
     let (parts, body) = req.into_parts();
 
-    // Authenticate.
     let creds = authn::credentials(&parts.headers)?;
     record.access_key_id = Some(creds.access_key_id.clone());
     let host = authn::request_host(&parts.headers, &parts.uri)?;
-    let caller = authn::authenticate(state, &creds, host, &repo, now)?;
-    record.principal = Some(caller.identity.arn().to_string());
-
-    // Authorize.
-    let resource = authz::repository_arn(
+    let caller = authn::authenticate(state, &creds, host, &repo, info.now)?;
+    record.principal = Some(caller.identity().arn().to_string());
+    record.resource = Some(access::repository_arn(
         &state.server.region,
-        caller.identity.account(),
+        caller.identity().account(),
         repo.as_str(),
-    );
-    record.resource = Some(resource.clone());
-    let facts = RequestFacts {
-        source_ip: peer.ip(),
-        now,
-        region: &state.server.region,
-    };
-    let context = authz::request_context(&caller.identity, &facts);
-    let body = idle_request_body(body, state.server.body_idle_timeout, Arc::clone(bytes_in));
-    let forward_request = Forward {
-        caller: &caller,
-        repo,
-        endpoint,
-        method: parts.method.clone(),
-        headers: parts.headers.clone(),
-        client_ip: peer.ip(),
-    };
+    ));
 
+    let git_access = GitAccess {
+        repo: &repo,
+        service: endpoint.service(),
+        facts: RequestFacts {
+            source_ip: Some(info.peer.ip()),
+            now: info.now,
+            region: &state.server.region,
+        },
+    };
+    let body = idle_request_body(
+        body,
+        state.server.body_idle_timeout,
+        Arc::clone(info.bytes_in),
+    );
     if endpoint != GitEndpoint::Rpc(GitService::ReceivePack) {
         let started = Instant::now();
-        let evaluation =
-            authz::authorize(&caller.identity, &caller.proof, action, &resource, &context);
+        let decision = access::decide(&caller, &git_access);
         state.metrics.decision_time(started.elapsed());
-        record_decision(record, &evaluation);
-        if !evaluation.decision.is_allowed() {
+        decision.record(record);
+        if !decision.allowed() {
             return Err(HttpError::Forbidden {
-                message: authz::forbidden_message(&caller.identity, action, &resource, &evaluation),
+                message: decision.refusal_message(),
             });
         }
+        let forward_request = Forward {
+            caller: &caller,
+            repo,
+            endpoint,
+            method: parts.method,
+            headers: parts.headers,
+            client_ip: info.peer.ip(),
+        };
         return forward::forward(state, forward_request, body).await;
     }
 
-    // A push: read the command section, decide every ref, then forward all
-    // or nothing.
-    if let Some(encoding) = parts.headers.get(header::CONTENT_ENCODING) {
-        let identity_encoding = encoding
-            .to_str()
-            .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity"));
-        if !identity_encoding {
-            return Err(HttpError::UnsupportedEncoding(
-                String::from_utf8_lossy(encoding.as_bytes())
-                    .chars()
-                    .take(64)
-                    .collect(),
-            ));
-        }
-    }
+    // A push: read the command section, decide every ref it changes, then
+    // forward all or nothing.
+    reject_encoded_push(&parts.headers)?;
     let limits = InspectLimits {
         idle_timeout: state.server.body_idle_timeout,
         ..InspectLimits::default()
     };
     let (push, replay) = git::inspect_receive_pack(body, limits).await?;
     record.refs = push.commands.iter().map(|c| c.name.clone()).collect();
+    let chains = forward::ref_chains(state, &caller, &repo, &push).await?;
     let started = Instant::now();
-    let decision =
-        authz::authorize_push(&caller.identity, &caller.proof, &resource, &context, &push);
+    let decision = access::decide_push(&caller, &git_access, &push, &chains);
     state.metrics.decision_time(started.elapsed());
-    if let Some(e) = decision.explaining() {
-        record_decision(record, e);
-    }
+    decision.record(record);
     if decision.allowed() {
+        let forward_request = Forward {
+            caller: &caller,
+            repo,
+            endpoint,
+            method: parts.method,
+            headers: parts.headers,
+            client_ip: info.peer.ip(),
+        };
         return forward::forward(state, forward_request, replay).await;
     }
     if push.commands.is_empty() {
-        let message = match decision.explaining() {
-            Some(e) => authz::forbidden_message(&caller.identity, GIT_PUSH, &resource, e),
-            None => "gitiam: push denied".to_string(),
-        };
-        return Err(HttpError::Forbidden { message });
+        return Err(HttpError::Forbidden {
+            message: decision.refusal_message(),
+        });
     }
     // Git keeps sending its pack; answer only after it is read so that the
     // client sees the report rather than a broken pipe.
@@ -232,14 +227,30 @@ async fn git_request(
         },
     )
     .await;
-    let answer = git::refuse_push(&push, &decision.denied);
-    let mut response = answer.into_response().map(error::full);
-    if !matches!(outcome, DrainOutcome::Complete(_)) {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Ok(error::refusal(
+        decision.refusal(&push),
+        matches!(outcome, DrainOutcome::Complete(_)),
+    ))
+}
+
+/// Git does not compress pushes; a compressed command section could not be
+/// read as receive-pack reads it, so it is refused.
+fn reject_encoded_push(headers: &http::HeaderMap) -> Result<(), HttpError> {
+    let Some(encoding) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(());
+    };
+    let identity_encoding = encoding
+        .to_str()
+        .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity"));
+    if identity_encoding {
+        return Ok(());
     }
-    Ok(response)
+    Err(HttpError::UnsupportedEncoding(
+        String::from_utf8_lossy(encoding.as_bytes())
+            .chars()
+            .take(64)
+            .collect(),
+    ))
 }
 
 /// Size of the request line and headers as sent over HTTP/1.1.
@@ -251,24 +262,18 @@ fn head_size<B>(req: &Request<B>) -> usize {
         + 2
 }
 
-fn record_decision(record: &mut AuditRecord, e: &Evaluation) {
-    record.decision = Some(e.decision.as_str());
-    if let Some(s) = e.deciding.first() {
-        record.policy = Some(s.policy.clone());
-        record.statement = Some(s.statement.clone());
-    }
-}
-
 async fn sts_request(
     state: &State,
     req: Request<Incoming>,
-    peer: SocketAddr,
-    now: SystemTime,
+    info: RequestInfo<'_>,
     record: &mut AuditRecord,
-    bytes_in: &Arc<AtomicU64>,
 ) -> Result<Response<ProxyBody>, HttpError> {
     let (parts, body) = req.into_parts();
-    let body = idle_request_body(body, state.server.body_idle_timeout, Arc::clone(bytes_in));
+    let body = idle_request_body(
+        body,
+        state.server.body_idle_timeout,
+        Arc::clone(info.bytes_in),
+    );
     let body = read_limited(body, MAX_STS_BODY).await?;
     let directory = state.directory.load();
     let keys = state.sts_keys.load();
@@ -285,9 +290,9 @@ async fn sts_request(
         uri: &parts.uri,
         headers: &parts.headers,
         body: &body,
-        source_ip: Some(peer.ip().to_canonical()),
+        source_ip: Some(info.peer.ip().to_canonical()),
         request_id: &record.request_id,
-        now,
+        now: info.now,
     };
     let outcome = sts_handler::handle(&ctx, &request).await;
     let audit = outcome.audit;

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, Uri};
@@ -24,14 +24,13 @@ use super::error::{ErrorCode, StsError};
 use super::oidc;
 use super::query::{self, AssumeRoleInput, StsAction, WebIdentityInput};
 use super::xml;
+use crate::server::access::{self, Authenticated, RequestFacts, messages};
 use crate::server::identity::{self, Identity};
 use crate::server::session::keys::KeySet;
 use crate::server::session::token::{self, SessionGrant};
 use crate::shared::config::sts::StsSettings;
 use crate::shared::config::{Directory, Role};
-use crate::shared::policy::{
-    Context, Decision, PolicyLayer, PrincipalInfo, Request, StatementRef, evaluate,
-};
+use crate::shared::policy::{Context, Decision, PrincipalInfo, StatementRef};
 use crate::shared::sigv4::SigningKeyCache;
 use crate::shared::sigv4::request::{self as sigv4_request, ExpectedScope, SignedRequest};
 
@@ -144,9 +143,9 @@ async fn serve(
     match parsed? {
         StsAction::GetCallerIdentity => Ok(xml::caller_identity(
             &xml::CallerIdentity {
-                arn: caller.arn(),
-                user_id: &caller.user_id(),
-                account: caller.account(),
+                arn: caller.identity().arn(),
+                user_id: &caller.identity().user_id(),
+                account: caller.identity().account(),
             },
             req.request_id,
         )),
@@ -161,7 +160,7 @@ fn authenticate(
     ctx: &StsContext<'_>,
     req: &StsRequest<'_>,
     audit: &mut StsAudit,
-) -> Result<Identity, StsError> {
+) -> Result<Authenticated, StsError> {
     if !req.headers.contains_key(http::header::AUTHORIZATION) {
         return Err(StsError::new(
             ErrorCode::MissingAuthenticationToken,
@@ -216,7 +215,7 @@ fn authenticate(
         region: ctx.region,
         service: SERVICE,
     };
-    let _verified = sigv4_request::verify(
+    let proof = sigv4_request::verify(
         &auth,
         &signed,
         resolved.secret.expose(),
@@ -238,26 +237,20 @@ fn authenticate(
         }
     })?;
     audit.principal = Some(resolved.identity.arn().to_owned());
-    Ok(resolved.identity)
+    Ok(Authenticated::new(
+        resolved.identity,
+        auth.access_key_id.clone(),
+        proof,
+    ))
 }
 
 /// The request-level context keys every STS decision sees.
 fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Context {
-    let mut c = Context::new();
-    if let Some(ip) = req.source_ip {
-        c.insert("aws:SourceIp", ip.to_string());
-    }
-    c.insert("aws:SecureTransport", "true");
-    c.insert("aws:RequestedRegion", ctx.region.to_owned());
-    c.insert("aws:CurrentTime", xml::format_time(req.now));
-    c.insert(
-        "aws:EpochTime",
-        req.now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-            .to_string(),
-    );
-    c
+    access::request_context(&RequestFacts {
+        source_ip: req.source_ip,
+        now: req.now,
+        region: ctx.region,
+    })
 }
 
 fn add_role_context(context: &mut Context, role: &Role) {
@@ -320,42 +313,23 @@ fn packed_policy_size(policy: Option<&str>, tags: &[(String, String)]) -> Result
     Ok(u32::try_from(percent).unwrap_or(100))
 }
 
-fn denied_message(caller: &str, action: &str, resource: &str, reason: &str) -> String {
-    format!("User: {caller} is not authorized to perform: {action} on resource: {resource}{reason}")
-}
-
-/// `Ok` when `decision` allows, else AccessDenied with [`denied_message`]
-/// ending in `explicit_reason` or `implicit_reason`.
-fn require_allowed(
-    decision: Decision,
-    caller: &str,
-    action: &str,
-    resource: &str,
-    explicit_reason: &str,
-    implicit_reason: &str,
-) -> Result<(), StsError> {
-    let reason = match decision {
-        Decision::Allowed => return Ok(()),
-        Decision::ExplicitDeny => explicit_reason,
-        Decision::ImplicitDeny => implicit_reason,
-    };
-    Err(StsError::access_denied(denied_message(
-        caller, action, resource, reason,
-    )))
-}
-
 fn assume_role(
     ctx: &StsContext<'_>,
     req: &StsRequest<'_>,
-    caller: &Identity,
+    authenticated: &Authenticated,
     input: &AssumeRoleInput,
     audit: &mut StsAudit,
 ) -> Result<String, StsError> {
     const ACTION: &str = "sts:AssumeRole";
     audit.resource = Some(input.role_arn.clone());
-    let caller_arn = caller.arn().to_owned();
+    let caller = authenticated.identity();
     let deny = |reason: &str| {
-        StsError::access_denied(denied_message(&caller_arn, ACTION, &input.role_arn, reason))
+        StsError::access_denied(messages::not_authorized(
+            caller.arn(),
+            ACTION,
+            &input.role_arn,
+            reason,
+        ))
     };
     // An unknown role is refused like a forbidden one: callers from other
     // accounts must not learn which roles exist.
@@ -440,65 +414,11 @@ fn assume_role(
         actions.push("sts:SetSourceIdentity");
     }
 
-    let principal = caller.principal_info();
-    // The caller named by its own ARN (no account-wide entry): an
-    // `account` that matches no account entry leaves only ARN matches.
-    let named = PrincipalInfo {
-        arn: principal.arn.clone(),
-        account: String::new(),
-        role_arn: None,
-        federated: None,
-    };
-    let same_account = caller.account() == role.account;
-    let trust_layer = [PolicyLayer::new(std::slice::from_ref(&role.trust_policy))];
-    let identity_layers = caller.policy_layers();
-    for action in actions {
-        let request = Request {
-            action,
-            resource: &role.arn,
-            principal: Some(&principal),
-            context: &context,
-        };
-        let trust = evaluate(&trust_layer, &request);
-        audit.decision = Some(trust.decision);
-        audit.deciding = trust.deciding.clone();
-        require_allowed(
-            trust.decision,
-            &caller_arn,
-            action,
-            &role.arn,
-            " with an explicit deny in a resource-based policy",
-            "",
-        )?;
-        let names_caller = same_account
-            && evaluate(
-                &trust_layer,
-                &Request {
-                    principal: Some(&named),
-                    ..request
-                },
-            )
-            .decision
-                == Decision::Allowed;
-        if !names_caller {
-            let own = evaluate(
-                &identity_layers,
-                &Request {
-                    principal: None,
-                    ..request
-                },
-            );
-            audit.decision = Some(own.decision);
-            audit.deciding.extend(own.deciding.iter().cloned());
-            require_allowed(
-                own.decision,
-                &caller_arn,
-                action,
-                &role.arn,
-                " with an explicit deny in an identity-based policy",
-                &format!(" because no identity-based policy allows the {action} action"),
-            )?;
-        }
+    let decision = access::decide_assume_role(authenticated, &role, &actions, &context);
+    audit.decision = Some(decision.decision);
+    audit.deciding = decision.deciding;
+    if let Some(message) = decision.denied {
+        return Err(StsError::access_denied(message));
     }
 
     // Checked only once the caller may assume the role, so that the role's
@@ -592,15 +512,7 @@ async fn web_identity(
         role_arn: None,
         federated: Some(provider.arn.clone()),
     };
-    let trust = evaluate(
-        &[PolicyLayer::new(std::slice::from_ref(&role.trust_policy))],
-        &Request {
-            action: ACTION,
-            resource: &role.arn,
-            principal: Some(&principal),
-            context: &context,
-        },
-    );
+    let trust = access::evaluate_trust(&role, &principal, ACTION, &context);
     audit.decision = Some(trust.decision);
     audit.deciding = trust.deciding;
     if trust.decision != Decision::Allowed {
