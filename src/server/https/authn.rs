@@ -98,17 +98,14 @@ pub fn credentials(headers: &HeaderMap) -> Result<BasicCredentials, HttpError> {
     })
 }
 
-/// The host the client addressed: the `Host` header (HTTP/1.1) or the URI
-/// authority (HTTP/2). The signature covers it without the port.
-pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a http::Uri) -> Result<&'a str, HttpError> {
-    if let Some(h) = headers.get(http::header::HOST) {
-        return h
-            .to_str()
-            .map_err(|_| unauthorized("Host header is not ASCII"));
-    }
-    uri.authority()
-        .map(|a| a.as_str())
-        .ok_or_else(|| unauthorized("no Host header"))
+/// The host the client addressed (the service put an HTTP/2 `:authority`
+/// into `Host`). The signature covers it without the port.
+pub fn request_host(headers: &HeaderMap) -> Result<&str, HttpError> {
+    headers
+        .get(http::header::HOST)
+        .ok_or_else(|| unauthorized("no Host header"))?
+        .to_str()
+        .map_err(|_| unauthorized("Host header is not ASCII"))
 }
 
 /// Checks `creds` for a request to `repo` on `host`.

@@ -9,7 +9,7 @@
 //! failures into HTTP responses.
 
 pub mod authn;
-mod body;
+mod completion;
 pub mod error;
 pub mod forward;
 pub mod route;

@@ -18,7 +18,7 @@ use crate::shared::git::{
     self, DrainLimits, DrainOutcome, GitEndpoint, GitService, InspectLimits, RepoName,
 };
 
-use super::body::{Completion, CompletionBody, idle_request_body};
+use super::completion::{Completion, CompletionBody, idle_request_body};
 use super::error::{self, HttpError};
 use super::forward::{self, Forward};
 use super::route::{self, Route};
@@ -36,7 +36,7 @@ pub const MAX_DRAIN_BYTES: u64 = 4 << 30;
 /// Serves one request from `peer`.
 pub async fn handle(
     state: Arc<State>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
@@ -47,6 +47,7 @@ pub async fn handle(
     if head_size(&req) > limit {
         return HttpError::HeadTooLarge(limit).into_response();
     }
+    host_from_authority(&mut req);
     let route = route::route(req.method(), req.uri());
     match route {
         Route::Healthz => return error::text(StatusCode::OK, "ok\n"),
@@ -143,7 +144,7 @@ async fn git_request(
 
     let creds = authn::credentials(&parts.headers)?;
     record.access_key_id = Some(creds.access_key_id.clone());
-    let host = authn::request_host(&parts.headers, &parts.uri)?;
+    let host = authn::request_host(&parts.headers)?;
     let caller = authn::authenticate(state, &creds, host, &repo, info.now)?;
     record.principal = Some(caller.identity().arn().to_string());
     record.resource = Some(access::repository_arn(
@@ -251,6 +252,22 @@ fn reject_encoded_push(headers: &http::HeaderMap) -> Result<(), HttpError> {
             .take(64)
             .collect(),
     ))
+}
+
+/// HTTP/2 carries the host as `:authority`, which hyper puts in the URI;
+/// SigV4 signs it as `host`, and both the Git and the STS checks read it
+/// there. Done once here, for every request that has no `Host`.
+fn host_from_authority<B>(req: &mut Request<B>) {
+    if req.headers().contains_key(header::HOST) {
+        return;
+    }
+    let authority = req
+        .uri()
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    if let Some(host) = authority {
+        req.headers_mut().insert(header::HOST, host);
+    }
 }
 
 /// Size of the request line and headers as sent over HTTP/1.1.

@@ -190,25 +190,11 @@ fn authenticate(
             _ => StsError::invalid_client_token(),
         }
     })?;
-    // HTTP/2 carries the host as `:authority`, which hyper puts in the URI;
-    // SigV4 signs it as `host`.
-    let with_host;
-    let headers = match req.uri.authority() {
-        Some(authority) if !req.headers.contains_key(http::header::HOST) => {
-            let mut h = req.headers.clone();
-            if let Ok(v) = http::HeaderValue::from_str(authority.as_str()) {
-                h.insert(http::header::HOST, v);
-            }
-            with_host = h;
-            &with_host
-        }
-        _ => req.headers,
-    };
     let signed = SignedRequest {
         method: req.method.as_str(),
         path: req.uri.path(),
         query: req.uri.query().unwrap_or(""),
-        headers,
+        headers: req.headers,
         body: req.body,
     };
     let expected = ExpectedScope {
