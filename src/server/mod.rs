@@ -25,5 +25,3 @@ pub mod session;
 pub mod state;
 pub mod sts;
 pub mod tls;
-
-pub use state::{StartError, State, build_backend, state};

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::server::session::keys::KeySet;
 use crate::shared::config;
 
-use super::State;
+use super::state::State;
 
 /// How often files are checked.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);

@@ -17,7 +17,7 @@ use crate::shared::git::RepoName;
 use crate::shared::sigv4::codecommit;
 
 use super::error::HttpError;
-use crate::server::State;
+use crate::server::state::State;
 
 /// Longest Basic credential accepted after base64 decoding (a session token
 /// makes the username long; bound it anyway).

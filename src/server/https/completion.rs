@@ -15,8 +15,8 @@ use hyper::body::{Body, Frame, SizeHint};
 use crate::server::body::IdleBody;
 use crate::shared::git::BoxError;
 
-use crate::server::State;
 use crate::server::audit::AuditRecord;
+use crate::server::state::State;
 
 /// The request body stopped for longer than the idle timeout.
 #[derive(Debug, thiserror::Error)]

@@ -14,8 +14,8 @@ use crate::shared::git::{BoxError, GitEndpoint, PushRequest, RepoName};
 
 use super::ProxyBody;
 use super::error::HttpError;
-use crate::server::State;
 use crate::server::access::{Authenticated, RefChain};
+use crate::server::state::State;
 
 /// What the request looked like, minus its body.
 pub struct Forward<'a> {

@@ -18,8 +18,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::shared::config::Config;
 
 use super::service;
+use crate::server::reload;
+use crate::server::state::{StartError, State};
 use crate::server::tls;
-use crate::server::{StartError, State, reload};
 
 /// Called once with the bound address, after `listening on` is printed.
 pub type OnListening = Box<dyn FnOnce(SocketAddr) + Send>;

@@ -23,9 +23,9 @@ use super::error::{self, HttpError};
 use super::forward::{self, Forward};
 use super::route::{self, Route};
 use super::{ProxyBody, authn};
-use crate::server::State;
 use crate::server::access::{self, GitAccess, RequestFacts};
 use crate::server::audit::AuditRecord;
+use crate::server::state::State;
 
 /// Largest STS request body (a session policy is at most a few KiB).
 pub const MAX_STS_BODY: usize = 64 * 1024;
