@@ -539,3 +539,560 @@ pub(crate) fn parse_ls_refs(body: &[u8], names: &[&str]) -> Result<Vec<RefTarget
         })
         .collect())
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// `git` with no user or system config and a fixed identity.
+    fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+        Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .env_remove("GIT_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn git_ok(dir: &Path, args: &[&str]) -> String {
+        let out = git(dir, args);
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// A bare repository `ROOT/111122223333/r.git` with a commit on main.
+    fn repo(init_args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("111122223333").join("r.git");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args = vec!["init", "-q", "--bare", "-b", "main"];
+        args.extend_from_slice(init_args);
+        args.push(".");
+        git_ok(&dir, &args);
+        let tree = git_ok(&dir, &["mktree"]);
+        let commit = git_ok(&dir, &["commit-tree", &tree, "-m", "first"]);
+        git_ok(&dir, &["update-ref", "refs/heads/main", &commit]);
+        (tmp, dir)
+    }
+
+    fn symref(dir: &Path, name: &str, target: &str) {
+        git_ok(dir, &["symbolic-ref", name, target]);
+    }
+
+    /// What `git symbolic-ref NAME` (full resolution, Git's depth limit)
+    /// says is the final target; None when Git cannot resolve it.
+    fn git_final(dir: &Path, name: &str) -> Option<String> {
+        let out = git(dir, &["symbolic-ref", "-q", name]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    fn chain(dir: &Path, name: &str) -> Vec<String> {
+        resolve_loose(dir, name).unwrap().into_refs()
+    }
+
+    fn refused(dir: &Path, name: &str) -> String {
+        match resolve_loose(dir, name) {
+            Err(BackendError::RefResolution(msg)) => msg,
+            other => panic!("{name}: expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_and_absent_refs() {
+        let (_tmp, dir) = repo(&[]);
+        assert_eq!(chain(&dir, "refs/heads/main"), ["refs/heads/main"]);
+        assert_eq!(chain(&dir, "refs/heads/nope"), ["refs/heads/nope"]);
+        // A file where a directory of the path would be (ENOTDIR).
+        assert_eq!(chain(&dir, "refs/heads/main/x"), ["refs/heads/main/x"]);
+        // A directory (EISDIR): refs/heads/dir/x exists.
+        git_ok(&dir, &["update-ref", "refs/heads/dir/x", "refs/heads/main"]);
+        assert_eq!(chain(&dir, "refs/heads/dir"), ["refs/heads/dir"]);
+    }
+
+    #[test]
+    fn symref_and_chain_of_two() {
+        let (_tmp, dir) = repo(&[]);
+        symref(&dir, "refs/heads/alias", "refs/heads/main");
+        let r = resolve_loose(&dir, "refs/heads/alias").unwrap();
+        assert!(r.is_symbolic());
+        assert_eq!(r.final_ref(), "refs/heads/main");
+        assert_eq!(r.into_refs(), ["refs/heads/alias", "refs/heads/main"]);
+
+        symref(&dir, "refs/tags/outer", "refs/heads/alias");
+        assert_eq!(
+            chain(&dir, "refs/tags/outer"),
+            ["refs/tags/outer", "refs/heads/alias", "refs/heads/main"]
+        );
+        assert_eq!(
+            git_final(&dir, "refs/tags/outer").unwrap(),
+            "refs/heads/main"
+        );
+    }
+
+    #[test]
+    fn depth_limit_matches_git() {
+        let (_tmp, dir) = repo(&[]);
+        // c1 -> c2 -> c3 -> c4 -> main: five refs, Git resolves it.
+        for i in 1..=4 {
+            let target = if i == 4 {
+                "refs/heads/main".to_owned()
+            } else {
+                format!("refs/heads/c{}", i + 1)
+            };
+            symref(&dir, &format!("refs/heads/c{i}"), &target);
+        }
+        let got = chain(&dir, "refs/heads/c1");
+        assert_eq!(got.len(), SYMREF_MAXDEPTH);
+        assert_eq!(got.last().unwrap(), "refs/heads/main");
+        assert_eq!(git_final(&dir, "refs/heads/c1").unwrap(), "refs/heads/main");
+        // c0 -> c1 -> ... -> main: one more, Git gives up and so do we.
+        symref(&dir, "refs/heads/c0", "refs/heads/c1");
+        assert_eq!(git_final(&dir, "refs/heads/c0"), None);
+        assert!(refused(&dir, "refs/heads/c0").contains("more refs"));
+    }
+
+    #[test]
+    fn loops_are_refused() {
+        let (_tmp, dir) = repo(&[]);
+        symref(&dir, "refs/heads/l1", "refs/heads/l2");
+        symref(&dir, "refs/heads/l2", "refs/heads/l1");
+        assert_eq!(git_final(&dir, "refs/heads/l1"), None);
+        assert!(refused(&dir, "refs/heads/l1").contains("loops"));
+        symref(&dir, "refs/heads/self", "refs/heads/self");
+        assert!(refused(&dir, "refs/heads/self").contains("loops"));
+    }
+
+    #[test]
+    fn packed_refs() {
+        let (_tmp, dir) = repo(&[]);
+        symref(&dir, "refs/heads/alias", "refs/heads/main");
+        // A plain ref that a symref will later shadow.
+        git_ok(
+            &dir,
+            &["update-ref", "refs/heads/shadow", "refs/heads/main"],
+        );
+        git_ok(&dir, &["pack-refs", "--all"]);
+        let packed = std::fs::read_to_string(dir.join("packed-refs")).unwrap();
+        assert!(packed.contains(" refs/heads/main\n") && packed.contains(" refs/heads/shadow\n"));
+        assert!(!dir.join("refs/heads/main").exists());
+        // The target lives only in packed-refs; symrefs are never packed.
+        assert!(dir.join("refs/heads/alias").exists());
+        assert_eq!(
+            chain(&dir, "refs/heads/alias"),
+            ["refs/heads/alias", "refs/heads/main"]
+        );
+        assert_eq!(chain(&dir, "refs/heads/main"), ["refs/heads/main"]);
+        assert_eq!(chain(&dir, "refs/heads/shadow"), ["refs/heads/shadow"]);
+
+        // A loose symref shadows the packed plain entry of the same name.
+        symref(&dir, "refs/heads/shadow", "refs/heads/main");
+        assert!(
+            std::fs::read_to_string(dir.join("packed-refs"))
+                .unwrap()
+                .contains(" refs/heads/shadow\n")
+        );
+        assert_eq!(
+            git_final(&dir, "refs/heads/shadow").unwrap(),
+            "refs/heads/main"
+        );
+        assert_eq!(
+            chain(&dir, "refs/heads/shadow"),
+            ["refs/heads/shadow", "refs/heads/main"]
+        );
+        // And a loose plain ref shadows a packed one: still plain.
+        git_ok(
+            &dir,
+            &[
+                "update-ref",
+                "--no-deref",
+                "refs/heads/shadow",
+                "refs/heads/main",
+            ],
+        );
+        assert_eq!(chain(&dir, "refs/heads/shadow"), ["refs/heads/shadow"]);
+    }
+
+    #[test]
+    fn dangling_target_is_followed() {
+        let (_tmp, dir) = repo(&[]);
+        symref(&dir, "refs/heads/alias", "refs/heads/not-yet");
+        assert_eq!(
+            chain(&dir, "refs/heads/alias"),
+            ["refs/heads/alias", "refs/heads/not-yet"]
+        );
+        assert_eq!(
+            git_final(&dir, "refs/heads/alias").unwrap(),
+            "refs/heads/not-yet"
+        );
+    }
+
+    #[test]
+    fn odd_loose_files_are_refused() {
+        let (_tmp, dir) = repo(&[]);
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        for (name, text) in [
+            ("refs/heads/to-head", "ref: HEAD\n"),
+            ("refs/heads/dotdot", "ref: refs/heads/../config\n"),
+            ("refs/heads/onelevel", "ref: refs/x\n"),
+            ("refs/heads/garbage", "hello\n"),
+            ("refs/heads/short", "1234\n"),
+            ("refs/heads/empty", ""),
+        ] {
+            write(name, text);
+            refused(&dir, name);
+        }
+        write("refs/heads/big", &"0".repeat(5000));
+        assert!(refused(&dir, "refs/heads/big").contains("too large"));
+        // Git's spacing: `ref:` without a space, trailing whitespace.
+        write("refs/heads/tight", "ref:refs/heads/main \r\n");
+        assert_eq!(
+            chain(&dir, "refs/heads/tight"),
+            ["refs/heads/tight", "refs/heads/main"]
+        );
+        assert_eq!(
+            git_final(&dir, "refs/heads/tight").unwrap(),
+            "refs/heads/main"
+        );
+        // A sha256-length id is an id.
+        write("refs/heads/long", &format!("{}\n", "a".repeat(64)));
+        assert_eq!(chain(&dir, "refs/heads/long"), ["refs/heads/long"]);
+    }
+
+    #[test]
+    fn symlink_symrefs() {
+        let (_tmp, dir) = repo(&[]);
+        std::os::unix::fs::symlink("refs/heads/main", dir.join("refs/heads/link")).unwrap();
+        assert_eq!(
+            git_final(&dir, "refs/heads/link").unwrap(),
+            "refs/heads/main"
+        );
+        assert_eq!(
+            chain(&dir, "refs/heads/link"),
+            ["refs/heads/link", "refs/heads/main"]
+        );
+        // A link to a file that is not named as a ref: Git would read it;
+        // refused here.
+        std::os::unix::fs::symlink("main", dir.join("refs/heads/rel")).unwrap();
+        refused(&dir, "refs/heads/rel");
+    }
+
+    #[test]
+    fn names_must_be_ref_names() {
+        assert!(check_names(&["refs/heads/main", "refs/tags/v1"]).is_ok());
+        for bad in [
+            "HEAD",
+            "refs/heads/../../config",
+            "refs/x",
+            "/etc/passwd",
+            "refs/heads/a..b",
+        ] {
+            assert!(check_names(&[bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn repository_location_as_http_backend_sees_it() {
+        let (tmp, dir) = repo(&[]);
+        assert_eq!(locate_repository(&dir).unwrap().unwrap(), dir);
+        let missing = tmp.path().join("111122223333").join("none.git");
+        assert_eq!(locate_repository(&missing).unwrap(), None);
+        // http-backend would take NAME.git.git when NAME.git is missing.
+        git_ok(
+            tmp.path(),
+            &["init", "-q", "--bare", "111122223333/none.git.git"],
+        );
+        assert!(locate_repository(&missing).is_err());
+        // ... and NAME.git/.git before NAME.git.
+        git_ok(&dir, &["init", "-q", "--bare", ".git"]);
+        assert!(locate_repository(&dir).is_err());
+    }
+
+    fn cgi(root: &Path) -> super::super::CgiBackend {
+        super::super::CgiBackend::new(super::super::CgiConfig::new(root)).unwrap()
+    }
+
+    fn name(n: &str) -> crate::shared::git::RepoName {
+        crate::shared::git::RepoName::parse(n).unwrap()
+    }
+
+    #[tokio::test]
+    async fn cgi_backend_push_targets() {
+        let (tmp, dir) = repo(&[]);
+        symref(&dir, "refs/heads/alias", "refs/heads/main");
+        let backend = cgi(tmp.path());
+        assert_eq!(
+            backend.repository_path("111122223333", &name("r")).unwrap(),
+            dir
+        );
+        let got = backend
+            .push_targets(
+                "111122223333",
+                &name("r"),
+                &["refs/heads/alias", "refs/heads/main", "refs/heads/new"],
+            )
+            .await
+            .unwrap();
+        let got: Vec<Vec<String>> = got.into_iter().map(RefTargets::into_refs).collect();
+        assert_eq!(
+            got,
+            [
+                vec!["refs/heads/alias", "refs/heads/main"],
+                vec!["refs/heads/main"],
+                vec!["refs/heads/new"],
+            ]
+        );
+        // A repository that does not exist: nothing to follow.
+        let got = backend
+            .push_targets("111122223333", &name("absent"), &["refs/heads/x"])
+            .await
+            .unwrap();
+        assert_eq!(got, [RefTargets::plain("refs/heads/x")]);
+        // Bad input.
+        assert!(backend.push_targets("../x", &name("r"), &[]).await.is_err());
+        assert!(
+            backend
+                .push_targets("111122223333", &name("r"), &["HEAD"])
+                .await
+                .is_err()
+        );
+        // refStorage=files spelled out is fine.
+        git_ok(&dir, &["config", "core.repositoryFormatVersion", "1"]);
+        git_ok(&dir, &["config", "extensions.refStorage", "files"]);
+        assert!(
+            backend
+                .push_targets("111122223333", &name("r"), &["refs/heads/alias"])
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn reftable_repositories_are_refused() {
+        let probe = tempfile::tempdir().unwrap();
+        if !git(
+            probe.path(),
+            &["init", "-q", "--bare", "--ref-format=reftable", "p.git"],
+        )
+        .status
+        .success()
+        {
+            eprintln!("SKIPPED: this git has no reftable support");
+            return;
+        }
+        let (tmp, dir) = repo(&["--ref-format=reftable"]);
+        symref(&dir, "refs/heads/alias", "refs/heads/main");
+        let err = cgi(tmp.path())
+            .push_targets("111122223333", &name("r"), &["refs/heads/alias"])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackendError::RefResolution(_)), "{err:?}");
+        assert!(err.to_string().contains("reftable"), "{err}");
+        assert_eq!(err.status(), http::StatusCode::BAD_GATEWAY);
+        // An unknown storage is refused the same way (git itself would
+        // refuse to open the repository).
+        let (tmp, dir) = repo(&[]);
+        std::fs::write(
+            dir.join("config"),
+            "[core]\n\trepositoryformatversion = 1\n\tbare = true\n[extensions]\n\tREFSTORAGE = other\n",
+        )
+        .unwrap();
+        assert!(
+            cgi(tmp.path())
+                .push_targets("111122223333", &name("r"), &["refs/heads/main"])
+                .await
+                .is_err()
+        );
+    }
+
+    /// `git upload-pack --stateless-rpc` in protocol v2, as http-backend
+    /// runs it: the advertisement, or the answer to `request`.
+    fn upload_pack(dir: &Path, request: Option<&[u8]>) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut cmd = Command::new("git");
+        cmd.env("GIT_PROTOCOL", "version=2")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .arg("upload-pack")
+            .arg("--stateless-rpc");
+        if request.is_none() {
+            cmd.arg("--advertise-refs");
+        }
+        let mut child = cmd
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(request.unwrap_or_default()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    }
+
+    #[test]
+    fn ls_refs_against_real_upload_pack() {
+        let (_tmp, dir) = repo(&[]);
+        symref(&dir, "refs/heads/alias", "refs/heads/main");
+        symref(&dir, "refs/heads/outer", "refs/heads/alias");
+        symref(&dir, "refs/heads/dangling", "refs/heads/none");
+        let advert = parse_v2_advertisement(&upload_pack(&dir, None)).unwrap();
+        assert_eq!(advert.object_format.as_deref(), Some("sha1"));
+        let names = [
+            "refs/heads/alias",
+            "refs/heads/outer",
+            "refs/heads/main",
+            "refs/heads/dangling",
+            "refs/heads/none",
+        ];
+        let request = ls_refs_request(&advert, &names).unwrap();
+        let answer = upload_pack(&dir, Some(&request));
+        let got: Vec<Vec<String>> = parse_ls_refs(&answer, &names)
+            .unwrap()
+            .into_iter()
+            .map(RefTargets::into_refs)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                vec!["refs/heads/alias", "refs/heads/main"],
+                // ls-refs names the final target only.
+                vec!["refs/heads/outer", "refs/heads/main"],
+                vec!["refs/heads/main"],
+                // Invisible over the wire: Git leaves dangling symrefs out.
+                vec!["refs/heads/dangling"],
+                vec!["refs/heads/none"],
+            ]
+        );
+        // Trailing garbage after the flush, or a truncated answer.
+        let mut bad = answer.clone();
+        bad.extend_from_slice(b"0009junk\n");
+        assert!(parse_ls_refs(&bad, &names).is_err());
+        bad.truncate(answer.len() - 2);
+        assert!(parse_ls_refs(&bad, &names).is_err());
+        assert!(parse_ls_refs(&answer[..answer.len() - 4], &names).is_err());
+        // An optional response-end is fine.
+        let mut ok = answer.clone();
+        ok.extend_from_slice(b"0002");
+        assert!(parse_ls_refs(&ok, &names).is_ok());
+    }
+
+    #[test]
+    fn sha256_repositories() {
+        let (_tmp, dir) = repo(&["--object-format=sha256"]);
+        symref(&dir, "refs/heads/alias", "refs/heads/main");
+        assert_eq!(
+            chain(&dir, "refs/heads/alias"),
+            ["refs/heads/alias", "refs/heads/main"]
+        );
+        let advert = parse_v2_advertisement(&upload_pack(&dir, None)).unwrap();
+        assert_eq!(advert.object_format.as_deref(), Some("sha256"));
+        let request = ls_refs_request(&advert, &["refs/heads/alias"]).unwrap();
+        let got = parse_ls_refs(&upload_pack(&dir, Some(&request)), &["refs/heads/alias"]).unwrap();
+        assert_eq!(got[0].final_ref(), "refs/heads/main");
+    }
+
+    #[test]
+    fn v0_advertisements_are_not_v2() {
+        let (_tmp, dir) = repo(&[]);
+        // What http-backend sends without Git-Protocol: the service line,
+        // a flush, then the v0 ref advertisement.
+        let out = Command::new("git")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["upload-pack", "--stateless-rpc", "--advertise-refs"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let mut v0 = b"001e# service=git-upload-pack\n0000".to_vec();
+        v0.extend_from_slice(&out.stdout);
+        let err = parse_v2_advertisement(&v0).unwrap_err();
+        assert!(matches!(err, BackendError::UpstreamNotV2(_)), "{err:?}");
+        assert!(err.public_message().contains("version 2"));
+        // The service line before a v2 advertisement is accepted.
+        let mut v2 = b"001e# service=git-upload-pack\n0000".to_vec();
+        v2.extend_from_slice(&upload_pack(&dir, None));
+        assert!(parse_v2_advertisement(&v2).is_ok());
+        for bad in [
+            &b""[..],
+            b"000eversion 2\n",
+            b"000eversion 2\n0000garbage",
+            b"000eversion 2\n0000",
+            b"000eversion 1\n000cls-refs\n0000",
+        ] {
+            assert!(
+                matches!(
+                    parse_v2_advertisement(bad),
+                    Err(BackendError::UpstreamNotV2(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(parse_v2_advertisement(b"000eversion 2\n000cls-refs\n0000").is_ok());
+    }
+
+    #[test]
+    fn ls_refs_lines_are_checked() {
+        let names = ["refs/heads/a"];
+        let body = |lines: &[&str]| {
+            let mut out = BytesMut::new();
+            for l in lines {
+                pktline::write_data(&mut out, l.as_bytes()).unwrap();
+            }
+            pktline::write_flush(&mut out);
+            out.to_vec()
+        };
+        let oid = "a".repeat(40);
+        let ok = body(&[&format!(
+            "{oid} refs/heads/a symref-target:refs/heads/b peeled:{oid}\n"
+        )]);
+        assert_eq!(
+            parse_ls_refs(&ok, &names).unwrap()[0].final_ref(),
+            "refs/heads/b"
+        );
+        for bad in [
+            vec!["ERR upstream says no\n".to_owned()],
+            vec!["unborn refs/heads/a\n".to_owned()],
+            vec![format!("{oid}\n")],
+            vec![format!("{oid} refs/heads/a symref-target:HEAD\n")],
+            vec![format!(
+                "{oid} refs/heads/a symref-target:refs/heads/../x\n"
+            )],
+            vec![format!("{oid} refs/heads/a other:x\n")],
+            vec![
+                format!("{oid} refs/heads/a\n"),
+                format!("{oid} refs/heads/a\n"),
+            ],
+        ] {
+            let refs: Vec<&str> = bad.iter().map(String::as_str).collect();
+            assert!(parse_ls_refs(&body(&refs), &names).is_err(), "{bad:?}");
+        }
+        // Refs not asked about are ignored.
+        let other = body(&[&format!("{oid} refs/heads/ab symref-target:refs/heads/b\n")]);
+        assert_eq!(
+            parse_ls_refs(&other, &names).unwrap(),
+            [RefTargets::plain("refs/heads/a")]
+        );
+    }
+}
