@@ -156,8 +156,11 @@ impl CgiBackend {
         let base = self.repository_path(account, repo)?;
         let config = &self.inner.config;
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let located = tokio::task::spawn_blocking(move || symrefs::locate_repository(&base))
+        let timeout = config.response_timeout;
+        let locate = tokio::task::spawn_blocking(move || symrefs::locate_repository(&base));
+        let located = tokio::time::timeout(timeout, locate)
             .await
+            .map_err(|_| BackendError::Timeout(timeout))?
             .map_err(|e| BackendError::RefResolution(format!("resolver task failed: {e}")))??;
         let Some(gitdir) = located else {
             return Ok(names.iter().map(|n| RefTargets::plain(n)).collect());
@@ -166,14 +169,14 @@ impl CgiBackend {
             &config.git,
             self.inner.path_env.as_deref(),
             &gitdir,
-            config.response_timeout,
+            timeout,
         )
         .await?;
         let resolve =
             tokio::task::spawn_blocking(move || symrefs::resolve_all_loose(&gitdir, &names));
-        tokio::time::timeout(config.response_timeout, resolve)
+        tokio::time::timeout(timeout, resolve)
             .await
-            .map_err(|_| BackendError::Timeout(config.response_timeout))?
+            .map_err(|_| BackendError::Timeout(timeout))?
             .map_err(|e| BackendError::RefResolution(format!("resolver task failed: {e}")))?
     }
 
