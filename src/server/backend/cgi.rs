@@ -137,7 +137,7 @@ impl CgiBackend {
     }
 
     /// See [`Backend::push_targets`](super::Backend::push_targets): reads
-    /// the bare repository's loose refs ([`symrefs`](super::symrefs)).
+    /// the bare repository's loose refs ([`symrefs`]).
     ///
     /// `GIT_NAMESPACE` is not set for `git http-backend` ([`forward`]
     /// clears the environment), so refs are read at the repository's top,

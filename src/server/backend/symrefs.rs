@@ -25,10 +25,10 @@
 //! Two sources answer the question:
 //!
 //! * the embedded backend reads the bare repository's loose ref files as
-//!   the files backend does ([`resolve_loose`]);
+//!   the files backend does (`resolve_loose`);
 //! * the upstream backend asks over Git protocol v2 `ls-refs` with
 //!   `symrefs`, whose `symref-target` is the *final* target
-//!   ([`parse_ls_refs`]).
+//!   (`parse_ls_refs`).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
