@@ -22,9 +22,10 @@ use hyper::body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::process::{Child, ChildStdout, Command};
 
+use super::symrefs::{self, RefTargets};
 use super::{BackendBody, BackendError, BackendRequest, RequestBody};
 use crate::server::body::{Activity, TrackedBody};
-use crate::shared::git::BoxError;
+use crate::shared::git::{BoxError, RepoName};
 
 /// Settings of the embedded backend.
 #[derive(Debug, Clone)]
@@ -113,23 +114,89 @@ impl CgiBackend {
         &self.inner.config
     }
 
+    /// The one mapping from account and repository to the disk:
+    /// `GIT_PROJECT_ROOT` (`REPOS/ACCOUNT`) and the repository's directory
+    /// name below it (`NAME.git`, the start of `PATH_INFO`).
+    fn repository_location(
+        &self,
+        account: &str,
+        repo: &RepoName,
+    ) -> Result<(PathBuf, String), BackendError> {
+        super::check_account(account)?;
+        Ok((
+            self.inner.config.repos_root.join(account),
+            format!("{repo}.git"),
+        ))
+    }
+
+    /// The directory `git http-backend` is pointed at for `repo` of
+    /// `account` (`REPOS/ACCOUNT/NAME.git`).
+    pub fn repository_path(&self, account: &str, repo: &RepoName) -> Result<PathBuf, BackendError> {
+        let (root, dir) = self.repository_location(account, repo)?;
+        Ok(root.join(dir))
+    }
+
+    /// See [`Backend::push_targets`](super::Backend::push_targets): reads
+    /// the bare repository's loose refs ([`symrefs`]).
+    ///
+    /// `GIT_NAMESPACE` is not set for `git http-backend` ([`forward`]
+    /// clears the environment), so refs are read at the repository's top,
+    /// as receive-pack updates them. A repository that does not exist
+    /// yields every name as plain: http-backend answers 404 and updates
+    /// nothing.
+    ///
+    /// [`forward`]: Self::forward
+    pub async fn push_targets(
+        &self,
+        account: &str,
+        repo: &RepoName,
+        names: &[&str],
+    ) -> Result<Vec<RefTargets>, BackendError> {
+        symrefs::check_names(names)?;
+        let base = self.repository_path(account, repo)?;
+        let config = &self.inner.config;
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let timeout = config.response_timeout;
+        let locate = tokio::task::spawn_blocking(move || symrefs::locate_repository(&base));
+        let located = tokio::time::timeout(timeout, locate)
+            .await
+            .map_err(|_| BackendError::Timeout(timeout))?
+            .map_err(|e| BackendError::RefResolution(format!("resolver task failed: {e}")))??;
+        let Some(gitdir) = located else {
+            return Ok(names.iter().map(|n| RefTargets::plain(n)).collect());
+        };
+        symrefs::check_ref_storage(
+            &config.git,
+            self.inner.path_env.as_deref(),
+            &gitdir,
+            timeout,
+        )
+        .await?;
+        let resolve =
+            tokio::task::spawn_blocking(move || symrefs::resolve_all_loose(&gitdir, &names));
+        tokio::time::timeout(timeout, resolve)
+            .await
+            .map_err(|_| BackendError::Timeout(timeout))?
+            .map_err(|e| BackendError::RefResolution(format!("resolver task failed: {e}")))?
+    }
+
     /// Runs the request through `git http-backend`.
     pub async fn forward(
         &self,
         request: BackendRequest,
     ) -> Result<http::Response<BackendBody>, BackendError> {
         let config = &self.inner.config;
-        super::check_account(&request.account)?;
+        let (project_root, repo_dir) = self.repository_location(&request.account, &request.repo)?;
         let mut cmd = Command::new(&self.inner.http_backend);
         cmd.env_clear()
-            .env("GIT_PROJECT_ROOT", config.repos_root.join(&request.account))
+            .env("GIT_PROJECT_ROOT", project_root)
             .env("GIT_HTTP_EXPORT_ALL", "1")
             .env("GATEWAY_INTERFACE", "CGI/1.1")
             .env("SERVER_PROTOCOL", "HTTP/1.1")
             .env("REQUEST_METHOD", request.method.as_str())
             .env(
                 "PATH_INFO",
-                format!("/{}.git{}", request.repo, request.endpoint.subpath()),
+                format!("/{repo_dir}{}", request.endpoint.subpath()),
             )
             .env("QUERY_STRING", request.endpoint.query().unwrap_or_default())
             .env("REMOTE_USER", &request.principal_arn)

@@ -6,6 +6,7 @@
 //! safe to send to the client.
 
 pub mod cgi;
+pub mod symrefs;
 pub mod upstream;
 
 use std::net::IpAddr;
@@ -19,6 +20,7 @@ use crate::server::body::{Activity, IdleBody};
 use crate::shared::git::{BoxError, GitEndpoint, RepoName};
 
 pub use cgi::{CgiBackend, CgiConfig};
+pub use symrefs::{RefTargets, SYMREF_MAXDEPTH};
 pub use upstream::{UpstreamAuth, UpstreamBackend, UpstreamConfig};
 
 /// The body of a request handed to a backend.
@@ -99,6 +101,17 @@ pub enum BackendError {
     /// URL that does not parse).
     #[error("the request cannot be forwarded: {0}")]
     BadRequest(String),
+    /// The refs a push would update cannot be worked out the way
+    /// receive-pack works them out (reftable storage, a symbolic-ref loop
+    /// or chain longer than Git follows, a target that is not a valid ref
+    /// name, an unreadable or odd ref file): the push must not go ahead.
+    #[error("resolving the refs a push updates failed: {0}")]
+    RefResolution(String),
+    /// The upstream does not answer Git protocol version 2 (`ls-refs`),
+    /// which is how gitiam learns its symbolic refs; a push cannot be
+    /// checked without it.
+    #[error("the upstream Git server does not speak Git protocol version 2: {0}")]
+    UpstreamNotV2(String),
 }
 
 impl BackendError {
@@ -122,6 +135,13 @@ impl BackendError {
                 "gitiam: the upstream Git server refused gitiam's credentials"
             }
             BackendError::BadRequest(_) => "gitiam: the request cannot be forwarded",
+            BackendError::RefResolution(_) => {
+                "gitiam: the repository's symbolic refs cannot be checked, so the push is refused"
+            }
+            BackendError::UpstreamNotV2(_) => {
+                "gitiam: the upstream Git server does not support Git protocol version 2, \
+                 which gitiam needs to check symbolic refs before a push"
+            }
         }
     }
 }
@@ -145,6 +165,29 @@ impl Backend {
         match self {
             Backend::Cgi(b) => b.forward(request).await,
             Backend::Upstream(b) => b.forward(request).await,
+        }
+    }
+
+    /// For each of `names` (the ref names of a push's commands, valid
+    /// `refs/...` names), every ref receive-pack updates when it runs that
+    /// command: the name, and where the name is a symbolic ref, the refs it
+    /// leads to, ending with the final target (see [`RefTargets`] and the
+    /// [`symrefs`] module for what Git does). The i-th entry answers
+    /// `names[i]`; [`RefTargets::into_refs`] gives `[name, target1, ...,
+    /// final]`.
+    ///
+    /// Fails closed: any doubt (reftable repository, loop, chain deeper
+    /// than [`SYMREF_MAXDEPTH`], bad target, an upstream that does not
+    /// speak protocol v2) is an error, never a plain answer.
+    pub async fn push_targets(
+        &self,
+        account: &str,
+        repo: &RepoName,
+        names: &[&str],
+    ) -> Result<Vec<RefTargets>, BackendError> {
+        match self {
+            Backend::Cgi(b) => b.push_targets(account, repo, names).await,
+            Backend::Upstream(b) => b.push_targets(account, repo, names).await,
         }
     }
 }

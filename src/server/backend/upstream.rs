@@ -25,9 +25,12 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use bytes::Bytes;
+
+use super::symrefs::{self, RefTargets};
 use super::{BackendBody, BackendError, BackendRequest, RequestBody};
 use crate::server::body::Activity;
-use crate::shared::git::BoxError;
+use crate::shared::git::{BoxError, GitEndpoint, GitService, RepoName};
 
 /// A header gitiam adds to every upstream request (e.g.
 /// `Authorization: Basic ...`). Its value is a secret.
@@ -211,19 +214,25 @@ impl UpstreamBackend {
 
     /// The URL a request is sent to.
     fn url(&self, request: &BackendRequest) -> Result<http::Uri, BackendError> {
-        super::check_account(&request.account)?;
+        self.endpoint_url(&request.account, &request.repo, request.endpoint)
+    }
+
+    /// The URL of `endpoint` of `repo` of `account`.
+    fn endpoint_url(
+        &self,
+        account: &str,
+        repo: &RepoName,
+        endpoint: GitEndpoint,
+    ) -> Result<http::Uri, BackendError> {
+        super::check_account(account)?;
         let base = self
             .inner
             .config
             .url_template
-            .replace("{account}", &request.account)
-            .replace("{repo}", request.repo.as_str());
-        let mut url = format!(
-            "{}{}",
-            base.trim_end_matches('/'),
-            request.endpoint.subpath()
-        );
-        if let Some(q) = request.endpoint.query() {
+            .replace("{account}", account)
+            .replace("{repo}", repo.as_str());
+        let mut url = format!("{}{}", base.trim_end_matches('/'), endpoint.subpath());
+        if let Some(q) = endpoint.query() {
             url.push('?');
             url.push_str(&q);
         }
@@ -299,6 +308,144 @@ impl UpstreamBackend {
             super::idle_response(body, timeout, activity),
         ))
     }
+}
+
+impl UpstreamBackend {
+    /// See [`Backend::push_targets`](super::Backend::push_targets): asks the
+    /// upstream with Git protocol v2 `ls-refs` (`symrefs`, one `ref-prefix`
+    /// per name), through the same client, URL template and credential as
+    /// [`forward`](Self::forward). Each of the two requests (capability
+    /// advertisement, `ls-refs`) must be answered in full within the
+    /// response timeout and within [`MAX_LS_REFS_BYTES`](symrefs::MAX_LS_REFS_BYTES) bytes.
+    ///
+    /// An upstream that does not answer in protocol v2 fails with
+    /// [`BackendError::UpstreamNotV2`]. What `ls-refs` cannot show (a
+    /// dangling symref, intermediate links of a chain, refs hidden by
+    /// `uploadpack.hideRefs`) is described in [`symrefs`].
+    pub async fn push_targets(
+        &self,
+        account: &str,
+        repo: &RepoName,
+        names: &[&str],
+    ) -> Result<Vec<RefTargets>, BackendError> {
+        symrefs::check_names(names)?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let service = GitService::UploadPack;
+        let info_refs = self.endpoint_url(account, repo, GitEndpoint::InfoRefs(service))?;
+        let rpc = self.endpoint_url(account, repo, GitEndpoint::Rpc(service))?;
+
+        let advert = self
+            .v2_exchange(
+                http::Method::GET,
+                info_refs,
+                None,
+                service.advertisement_content_type(),
+            )
+            .await?;
+        let advert = symrefs::parse_v2_advertisement(&advert)?;
+        let request = symrefs::ls_refs_request(&advert, names)?;
+        let answer = self
+            .v2_exchange(
+                http::Method::POST,
+                rpc,
+                Some(request),
+                service.result_content_type(),
+            )
+            .await?;
+        symrefs::parse_ls_refs(&answer, names)
+    }
+
+    /// One protocol v2 request to the upstream; returns the whole body
+    /// (at most [`MAX_LS_REFS_BYTES`](symrefs::MAX_LS_REFS_BYTES)) once it is in, within the response
+    /// timeout. A response of another content type than `content_type`
+    /// (e.g. a dumb-HTTP or v0-only server's `text/plain`) is
+    /// [`BackendError::UpstreamNotV2`].
+    async fn v2_exchange(
+        &self,
+        method: http::Method,
+        uri: http::Uri,
+        body: Option<Bytes>,
+        content_type: &'static str,
+    ) -> Result<Bytes, BackendError> {
+        let config = &self.inner.config;
+        let mut request = http::Request::new(
+            http_body_util::Full::new(body.clone().unwrap_or_default())
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        );
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert("git-protocol", http::HeaderValue::from_static("version=2"));
+        if body.is_some() {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(GitService::UploadPack.request_content_type()),
+            );
+            headers.insert(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static(content_type),
+            );
+        }
+        if let Some(auth) = &config.auth {
+            headers.insert(auth.name.clone(), auth.value.clone());
+        }
+        let timeout = config.response_timeout;
+        let exchange = async {
+            let response = self.inner.client.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    BackendError::Connect(Box::new(e))
+                } else {
+                    BackendError::InvalidResponse(error_chain(&e))
+                }
+            })?;
+            let status = response.status();
+            if status == http::StatusCode::UNAUTHORIZED
+                || status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
+            {
+                return Err(BackendError::UpstreamAuth(status.as_u16()));
+            }
+            if status != http::StatusCode::OK {
+                return Err(BackendError::InvalidResponse(format!(
+                    "upstream answered HTTP {} to a protocol v2 request",
+                    status.as_u16()
+                )));
+            }
+            let actual = response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !actual.eq_ignore_ascii_case(content_type) {
+                return Err(BackendError::UpstreamNotV2(format!(
+                    "expected content type {content_type}, got {actual:?}"
+                )));
+            }
+            read_capped(response.into_body(), symrefs::MAX_LS_REFS_BYTES).await
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| BackendError::Timeout(timeout))?
+    }
+}
+
+/// Reads a whole body, failing once it exceeds `max` bytes.
+async fn read_capped(mut body: hyper::body::Incoming, max: usize) -> Result<Bytes, BackendError> {
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BackendError::InvalidResponse(error_chain(&e)))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len().saturating_add(data.len()) > max {
+                return Err(BackendError::InvalidResponse(format!(
+                    "upstream protocol v2 answer exceeds {max} bytes"
+                )));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
