@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use http::Response;
 
-use crate::server::backend::{self, Backend, BackendRequest};
+use crate::server::backend::{self, Backend, BackendError, BackendRequest, RefTargets};
 use crate::shared::git::{BoxError, GitEndpoint, PushRequest, RepoName};
 
 use super::ProxyBody;
@@ -70,12 +70,20 @@ where
 }
 
 /// The refs each command of `push` will change: its own ref, and the ones a
-/// symbolic ref of that name leads to.
+/// symbolic ref of that name leads to, as the backend's repository has them.
 pub async fn ref_chains(
-    _state: &State,
-    _caller: &Authenticated,
-    _repo: &RepoName,
+    state: &State,
+    caller: &Authenticated,
+    repo: &RepoName,
     push: &PushRequest,
-) -> Result<Vec<RefChain>, HttpError> {
-    Ok(push.commands.iter().map(|c| vec![c.name.clone()]).collect())
+) -> Result<Vec<RefChain>, BackendError> {
+    if push.commands.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = push.commands.iter().map(|c| c.name.as_str()).collect();
+    let targets = state
+        .backend
+        .push_targets(caller.identity().account(), repo, &names)
+        .await?;
+    Ok(targets.into_iter().map(RefTargets::into_refs).collect())
 }

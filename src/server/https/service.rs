@@ -197,7 +197,17 @@ async fn git_request(
     };
     let (push, replay) = git::inspect_receive_pack(body, limits).await?;
     record.refs = push.commands.iter().map(|c| c.name.clone()).collect();
-    let chains = forward::ref_chains(state, &caller, &repo, &push).await?;
+    // When the refs a command changes cannot be known, every command is
+    // refused (the access core denies chains that do not match), with
+    // git's report; the audit line says why.
+    let chains = match forward::ref_chains(state, &caller, &repo, &push).await {
+        Ok(chains) => chains,
+        Err(e) => {
+            tracing::warn!(request_id = %record.request_id, error = %e, "symbolic refs not resolved");
+            record.reason = Some(e.to_string());
+            Vec::new()
+        }
+    };
     let started = Instant::now();
     let decision = access::decide_push(&caller, &git_access, &push, &chains);
     state.metrics.decision_time(started.elapsed());
