@@ -1,16 +1,10 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Interop with AWS's own client: for the same credentials, host, path and
 //! timestamp, gitiam's password equals the one the AWS CLI's
 //! `codecommit credential-helper` computes (its own code, with botocore's
 //! `SigV4Auth`), and the real `aws codecommit credential-helper` output
 //! matches what gitiam computes at the timestamp it printed.
 
-mod common;
+use crate::common;
 
 use gitiam::client::region::region_from_host;
 use gitiam::shared::sigv4::codecommit;

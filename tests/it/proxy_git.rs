@@ -2,19 +2,15 @@
 //! real `git` over TLS on 127.0.0.1: clone, fetch (protocol v0 and v2),
 //! pushes allowed and refused per ref, every authentication failure, a user
 //! without policies, reloads, and AWS's own credential helper.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::server::{ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write};
+use crate::common::server::{
+    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write,
+};
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
 const NOBODY: (&str, &str) = ("AKIANOBODY0000000001", "nobody-secret-0123456789abcdef");

@@ -2,21 +2,15 @@
 //! errors name `file:line:column` and exit non-zero before serving; the
 //! quickstart demo works with the commands it prints, and a second run
 //! reuses it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::server::{git_cmd, text, write};
+use crate::common::server::{git_cmd, text, write};
 
 fn serve(dir: &Path) -> std::process::Output {
     Command::new(common::bin("gitiam"))

@@ -1,19 +1,15 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The embedded backend (`git http-backend` as CGI) driven by the real
 //! `git` through a plain-HTTP test server: clone over protocol v0 and v2,
 //! push with `REMOTE_USER` set, and pushes refused with the library's
 //! receive-pack report, which real git must print as `[remote rejected]`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
-use common::git_server::{self, GitServer, bare_repo, cgi_backend, git, git_ok, rev, work_tree};
+use crate::common::git_server::{
+    self, GitServer, bare_repo, cgi_backend, git, git_ok, rev, work_tree,
+};
 use gitiam::shared::git::RefDenial;
 
 fn have_git(test: &str) -> bool {
@@ -503,7 +499,7 @@ mod failures {
 /// data through the test server (CGI backend) and prints the process's
 /// peak RSS next to the wall times of the same clone through nginx +
 /// fcgiwrap and `git clone --no-local`. Run with
-/// `cargo test --release --test backend_cgi -- --ignored --nocapture`.
+/// `cargo test --release --test it backend_cgi:: -- --ignored --nocapture`.
 #[test]
 #[ignore = "measurement; run explicitly"]
 fn measure_large_push_and_clone() {

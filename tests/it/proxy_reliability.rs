@@ -1,9 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Reliability of `gitiam serve` under misbehaving clients and backends:
 //! slow request heads (slowloris), a push whose body stalls, the connection
 //! limit, graceful shutdown with work in flight, backend failures and
@@ -14,8 +8,6 @@
 //! Timeouts here are hang guards, never performance checks. Figures (how
 //! long things took) are printed with `eprintln!` for docs/RELIABILITY.md;
 //! see them with `--nocapture`.
-
-mod common;
 
 use std::net::TcpStream as StdTcpStream;
 use std::path::{Path, PathBuf};
@@ -28,7 +20,9 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use common::server::{ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write};
+use crate::common::server::{
+    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write,
+};
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
 

@@ -5,23 +5,17 @@
 //!
 //! Each test starts its own `gitiam serve` on 127.0.0.1 (self-signed TLS,
 //! trusted by the CLI through `AWS_CA_BUNDLE`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
+use crate::common::server::{bare_repo_with_commit, rev};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::server::{bare_repo_with_commit, rev};
 
 const DEV: &str = "111122223333";
 const PROD: &str = "444455556666";

@@ -1,13 +1,7 @@
 //! `gitiam policy validate` and `gitiam policy simulate`, run as the real
 //! binary: stdout and exit codes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,20 +3,16 @@
 //! demands HTTP basic auth that gitiam presents from an environment
 //! variable (`upstream_auth_header`). Clone and push go through; a push to
 //! the protected branch never reaches the upstream.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
+use crate::common::nginx::NginxGit;
+use crate::common::server::{
+    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write,
+};
 use base64::Engine as _;
-use common::nginx::NginxGit;
-use common::server::{ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write};
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
 const UPSTREAM_USER: (&str, &str) = ("gitiam", "upstream-password-42");

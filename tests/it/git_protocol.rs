@@ -1,22 +1,16 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The receive-pack reader against bodies produced by the real `git push`
 //! (recorded by a test server that parses every push with
 //! `inspect_receive_pack` before streaming it to `git http-backend`), and
 //! against hand-made bodies for every kind of refusal.
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::common::git_server::{self, GitServer, bare_repo, cgi_backend, git_ok, rev, work_tree};
 use bytes::{Bytes, BytesMut};
-use common::git_server::{self, GitServer, bare_repo, cgi_backend, git_ok, rev, work_tree};
 use gitiam::shared::git::{
     self, GitError, InspectLimits, ObjectFormat, PushRequest, RefUpdateKind, pktline,
 };

@@ -30,8 +30,6 @@ pub fn available(test: &str) -> bool {
 pub struct NginxGit {
     /// `http://127.0.0.1:PORT`; repository `REPOS/X/Y.git` is at `{url}/X/Y.git`.
     pub url: String,
-    /// The port nginx listens on.
-    pub port: u16,
     /// Temporary directory with the config, logs and socket.
     pub dir: tempfile::TempDir,
     nginx: Child,
@@ -230,7 +228,6 @@ impl NginxGit {
                 "{}://127.0.0.1:{port}",
                 if tls.is_some() { "https" } else { "http" }
             ),
-            port,
             dir,
             nginx,
             fcgiwrap,

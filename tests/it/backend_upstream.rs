@@ -1,21 +1,15 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The upstream forwarder against a Git server that is not gitiam's own:
-//! Debian's nginx + fcgiwrap + `git http-backend` (tests/common/nginx.rs),
+//! Debian's nginx + fcgiwrap + `git http-backend` (tests/it/common/nginx.rs),
 //! with and without basic auth that gitiam presents via its upstream auth
 //! header; the client's own `Authorization` must never reach the upstream.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
+use crate::common::git_server::{self, GitServer, bare_repo, git, git_ok, rev, work_tree};
+use crate::common::nginx::NginxGit;
 use base64::Engine as _;
-use common::git_server::{self, GitServer, bare_repo, git, git_ok, rev, work_tree};
-use common::nginx::NginxGit;
 use gitiam::server::backend::{Backend, UpstreamAuth, UpstreamBackend, UpstreamConfig};
 use gitiam::shared::git::RefDenial;
 

@@ -1,12 +1,5 @@
-//! Helpers shared by the integration tests. Each test binary includes this
-//! module with `mod common;` and uses what it needs.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! Helpers shared by the integration tests (every module of the `it` test
+//! binary uses them as `crate::common`).
 
 pub mod git_server;
 pub mod nginx;

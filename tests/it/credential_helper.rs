@@ -1,13 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Runs the real `git-credential-gitiam` binary through stdin/stdout, as git
 //! does, with a clean environment (temporary HOME, cache and AWS files).
 
-mod common;
+use crate::common;
 
 use gitiam::shared::sigv4::codecommit;
 use gitiam::shared::sigv4::{SigningKeyCache, format_amz_date};
