@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::CommandExt as _;
+
 /// Default test account.
 pub const ACCOUNT: &str = "111122223333";
 /// Region of the test servers.
@@ -47,15 +49,10 @@ pub fn git_cmd(cwd: &Path) -> Command {
     cmd
 }
 
-/// Runs git and panics with its output unless it succeeds.
+/// Runs git, asserting it succeeds; returns stdout.
+#[track_caller]
 pub fn git_ok(cwd: &Path, args: &[&str]) -> String {
-    let out = git_cmd(cwd).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    git_cmd(cwd).args(args).ok().stdout
 }
 
 /// Creates the bare repository `repos/ACCOUNT/NAME.git` under `root` with one
@@ -79,11 +76,8 @@ pub fn bare_repo_with_commit(root: &Path, account: &str, name: &str) -> PathBuf 
 pub fn rev(bare: &Path, reference: &str) -> Option<String> {
     let out = git_cmd(bare)
         .args(["rev-parse", "--verify", "--quiet", reference])
-        .output()
-        .unwrap();
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .run();
+    out.succeeded().then(|| out.stdout.trim().to_string())
 }
 
 /// A running `gitiam serve`.
