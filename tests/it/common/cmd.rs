@@ -7,7 +7,7 @@
 //! failure can be read without rerunning it.
 //!
 //! ```ignore
-//! let out = git_cmd(dir).args(["push", "origin", "main"]).fails();
+//! let out = git_cmd(dir).args(["push", "origin", "main"]).run().assert_failure();
 //! out.assert_stderr_contains("[remote rejected]");
 //! let head = git_cmd(dir).args(["rev-parse", "HEAD"]).ok().stdout;
 //! ```
@@ -28,11 +28,6 @@ pub trait CommandExt {
     #[track_caller]
     fn ok(&mut self) -> Run {
         self.run().assert_success()
-    }
-    /// Runs and asserts a non-zero exit (or death by a signal).
-    #[track_caller]
-    fn fails(&mut self) -> Run {
-        self.run().assert_failure()
     }
 }
 
