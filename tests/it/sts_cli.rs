@@ -1279,7 +1279,7 @@ fn ci_job_clones_with_web_identity_through_the_helper() {
         cmd.env("AWS_ROLE_ARN", format!("arn:aws:iam::{PROD}:role/ci"))
             .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
             .env("AWS_ROLE_SESSION_NAME", "gh-run-42")
-            .env("AWS_ENDPOINT_URL_STS", &f.server.endpoint())
+            .env("AWS_ENDPOINT_URL_STS", f.server.endpoint())
             .env("AWS_CA_BUNDLE", f.server.cert())
             .env("AWS_REGION", "us-east-1");
     };
