@@ -321,13 +321,20 @@ mod tests {
             .await
             .unwrap();
         assert!(!push.expects_pack());
-        assert!(replay.is_end_stream() || replay.replay_len() > 0);
+        // With no pack to stream, the inspector reads the body to its end:
+        // the replay holds all of it and nothing of the original is left,
+        // so its size is known exactly.
+        let len = wire.len() as u64;
+        assert_eq!(replay.replay_len(), len);
+        assert_eq!(replay.size_hint().exact(), Some(len));
         assert_eq!(collect(replay).await, wire);
 
         let (push, replay) = inspect_receive_pack(chunked(b"0000", 4), InspectLimits::default())
             .await
             .unwrap();
         assert!(push.is_probe);
+        assert_eq!(replay.replay_len(), 4);
+        assert_eq!(replay.size_hint().exact(), Some(4));
         assert_eq!(collect(replay).await, b"0000");
     }
 

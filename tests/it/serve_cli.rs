@@ -2,29 +2,23 @@
 //! errors name `file:line:column` and exit non-zero before serving; the
 //! quickstart demo works with the commands it prints, and a second run
 //! reuses it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::server::{git_cmd, text, write};
+use crate::common::server::{git_cmd, write};
+use crate::common::{CommandExt as _, Run};
 
-fn serve(dir: &Path) -> std::process::Output {
+fn serve(dir: &Path) -> Run {
     Command::new(common::bin("gitiam"))
         .args(["serve", "--config"])
         .arg(dir.join("gitiam.toml"))
         .args(["--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap()
+        .run()
 }
 
 #[test]
@@ -49,13 +43,9 @@ fn config_errors_name_file_line_and_column() {
     for (toml, want) in cases {
         write(dir, "gitiam.toml", toml);
         let out = serve(dir);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        assert!(
-            stderr.contains(&format!("{}{want}", config.display())),
-            "{stderr}"
-        );
-        assert!(out.stdout.is_empty(), "nothing served: {}", text(&out));
+        let out = out.assert_code(2);
+        out.assert_stderr_contains(&format!("{}{want}", config.display()));
+        out.check(out.stdout.is_empty(), "nothing served");
     }
 
     // A policy error names the policy file and its line, and where the
@@ -71,26 +61,17 @@ fn config_errors_name_file_line_and_column() {
         "[[accounts]]\nid = \"111122223333\"\n[[accounts.users]]\nname = \"a\"\npolicies = [\"policies/bad.json\"]\n",
     );
     let out = serve(dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr.contains("policies/bad.json:4:"), "{stderr}");
-    assert!(
-        stderr.contains(&format!("(policy referenced at {}:5:13)", config.display())),
-        "{stderr}"
-    );
+    let out = out.assert_code(2);
+    out.assert_stderr_contains("policies/bad.json:4:");
+    out.assert_stderr_contains(&format!("(policy referenced at {}:5:13)", config.display()));
 
     // A missing file.
     let out = Command::new(common::bin("gitiam"))
         .args(["serve", "--config"])
         .arg(dir.join("missing.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("missing.toml"),
-        "{}",
-        text(&out)
-    );
+        .run();
+    let out = out.assert_code(2);
+    out.assert_stderr_contains("missing.toml");
 }
 
 #[test]
@@ -156,8 +137,7 @@ fn quickstart_demo_works_with_the_printed_commands() {
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_REGION")
-            .output()
-            .unwrap()
+            .run()
     };
     let helper_cfg = format!(
         "credential.helper={} --profile gitiam-quickstart",
@@ -177,7 +157,7 @@ fn quickstart_demo_works_with_the_printed_commands() {
             url,
         ],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_success();
     let clone = work.join("demo");
     assert!(clone.join("README.md").is_file());
     std::fs::write(clone.join("hello.txt"), "hello\n").unwrap();
@@ -187,19 +167,13 @@ fn quickstart_demo_works_with_the_printed_commands() {
         &["commit", "-q", "-m", "hello"],
     ] {
         let out = git(&clone, args);
-        assert!(out.status.success(), "{}", text(&out));
+        out.assert_success();
     }
     let out = git(&clone, &["push", "origin", "feature"]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_success();
     let out = git(&clone, &["push", "origin", "feature:main"]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(
-            "! [remote rejected] feature -> main (denied by policy policies/developers.json statement DenyPushToMain)"
-        ),
-        "{}",
-        text(&out)
-    );
+    let out = out.assert_failure();
+    out.assert_stderr_contains("! [remote rejected] feature -> main (denied by policy policies/developers.json statement DenyPushToMain)");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -211,14 +185,9 @@ fn quickstart_demo_works_with_the_printed_commands() {
         .arg("quickstart")
         .arg(&demo)
         .arg("--no-serve")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("reusing the demo"),
-        "{}",
-        text(&out)
-    );
+        .run();
+    let out = out.assert_success();
+    out.assert_stderr_contains("reusing the demo");
     assert_eq!(
         std::fs::read_to_string(demo.join("gitiam.toml")).unwrap(),
         before
@@ -231,9 +200,8 @@ fn quickstart_demo_works_with_the_printed_commands() {
         .arg("quickstart")
         .arg(&other)
         .arg("--no-serve")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        .run();
+    out.assert_code(2);
     let mut notes = String::new();
     std::fs::File::open(other.join("notes.txt"))
         .unwrap()

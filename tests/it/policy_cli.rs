@@ -1,34 +1,23 @@
 //! `gitiam policy validate` and `gitiam policy simulate`, run as the real
 //! binary: stdout and exit codes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common::{self, CommandExt as _, Run};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// Runs the real `gitiam ARGS` from the package root.
 fn gitiam(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_gitiam"))
+    let run = Command::new(env!("CARGO_BIN_EXE_gitiam"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run gitiam");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+        .run();
+    run.check(run.status.code().is_some(), "killed by a signal");
+    run.check(
+        std::str::from_utf8(&run.stdout_bytes).is_ok(),
+        "stdout is not UTF-8",
+    );
+    run
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -50,7 +39,7 @@ fn every_example_policy_is_valid() {
         .chain(files.iter().map(|f| f.to_str().unwrap()))
         .collect();
     let run = gitiam(&args);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = run.assert_code(0);
     for f in &files {
         let line = format!("{}: ok (", f.display());
         assert!(
@@ -59,18 +48,16 @@ fn every_example_policy_is_valid() {
             run.stdout
         );
     }
-    assert!(!run.stdout.contains(": error:"), "{}", run.stdout);
-    assert!(!run.stdout.contains(": warning:"), "{}", run.stdout);
-    assert!(
+    run.check(!run.stdout.contains(": error:"), "unexpected stdout");
+    run.check(!run.stdout.contains(": warning:"), "unexpected stdout");
+    run.check(
         run.stdout.contains("ci-oidc-trust.json: ok (trust policy)"),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
-    assert!(
+    run.check(
         run.stdout
             .contains("push-not-main.json: ok (identity policy)"),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
 }
 
@@ -83,7 +70,7 @@ fn syntax_error_names_line_and_column() {
         "{\n  \"Version\": \"2012-10-17\"\n  \"Statement\": []\n}\n",
     );
     let run = gitiam(&["policy", "validate", &f]);
-    assert_eq!(run.code, 1);
+    let run = run.assert_code(1);
     let first = run.stdout.lines().next().unwrap();
     assert_eq!(
         first,
@@ -111,7 +98,7 @@ fn findings_name_statement_and_field() {
 }"#,
     );
     let run = gitiam(&["policy", "validate", &f]);
-    assert_eq!(run.code, 1, "{}", run.stdout);
+    let run = run.assert_code(1);
     let expected = [
         "error: Statment: unknown top-level key \"Statment\" (did you mean \"Statement\"?)",
         "error: statement A: Resources: unknown statement key \"Resources\" (did you mean \"Resource\"?)",
@@ -132,11 +119,10 @@ fn findings_name_statement_and_field() {
             run.stdout
         );
     }
-    assert!(
+    run.check(
         run.stdout
             .contains("1 file checked: 0 valid, 1 invalid (10 errors, 0 warnings)"),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
 }
 
@@ -151,10 +137,9 @@ fn unknown_actions_are_warnings_with_the_closest_name() {
         ]}"#,
     );
     let run = gitiam(&["policy", "validate", &f]);
-    assert_eq!(
-        run.code, 0,
-        "warnings alone keep a file valid: {}",
-        run.stdout
+    run.check(
+        run.status.code() == Some(0),
+        "warnings alone keep a file valid",
     );
     for w in [
         "warning: statement Push: Action: unknown action \"codecommit:GitPsh\" (did you mean \"codecommit:GitPush\"?)",
@@ -167,7 +152,7 @@ fn unknown_actions_are_warnings_with_the_closest_name() {
             run.stdout
         );
     }
-    assert!(run.stdout.contains(&format!("{f}: ok (identity policy)")));
+    run.assert_stdout_contains(&format!("{f}: ok (identity policy)"));
 }
 
 #[test]
@@ -187,34 +172,29 @@ fn validate_checks_every_file() {
     let missing = dir.path().join("missing.json");
     let missing = missing.to_str().unwrap();
     let run = gitiam(&["policy", "validate", &bad1, &good, &bad2, missing]);
-    assert_eq!(run.code, 1);
-    assert!(
+    let run = run.assert_code(1);
+    run.check(
         run.stdout
             .contains(&format!("{bad1}:1:13: JSON syntax error: expected value")),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
-    assert!(
+    run.check(
         run.stdout.contains(&format!("{good}: ok")),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
-    assert!(
+    run.check(
         run.stdout
             .contains(&format!("{bad2}: error: statement #0: Effect:")),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
-    assert!(
+    run.check(
         run.stdout
             .contains(&format!("{missing}: error: cannot read")),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
-    assert!(
+    run.check(
         run.stdout.contains("4 files checked: 1 valid, 3 invalid"),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
 }
 
@@ -227,15 +207,15 @@ fn trust_policy_kind_is_guessed_or_forced() {
         r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sts:AssumeRole"}}"#,
     );
     let run = gitiam(&["policy", "validate", &trust]);
-    assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.stdout.contains("ok (trust policy)"));
+    let run = run.assert_code(0);
+    run.assert_stdout_contains("ok (trust policy)");
     let run = gitiam(&["policy", "validate", "--kind", "identity", &trust]);
-    assert_eq!(run.code, 1);
+    let run = run.assert_code(1);
     assert!(
         run.stdout
             .contains("Principal is not allowed in an identity policy")
     );
-    assert!(run.stdout.contains("missing Resource"));
+    run.assert_stdout_contains("missing Resource");
 }
 
 const REPO: &str = "arn:aws:codecommit:us-east-1:111122223333:MyDemoRepo";
@@ -254,7 +234,7 @@ fn simulate_allowed() {
         "--context",
         "codecommit:References=refs/heads/feature",
     ]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = run.assert_code(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines[0], "allowed");
     assert_eq!(
@@ -281,20 +261,16 @@ fn simulate_explicit_deny_with_multi_valued_context() {
         "--context",
         "codecommit:References=refs/heads/main",
     ]);
-    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let run = run.assert_code(2);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines[0], "explicitDeny");
     assert_eq!(
         lines[1],
         "denied by policies/push-not-main.json statement DenyChangesToMain (Deny)"
     );
-    assert!(
-        run.stdout.contains(
+    run.check(run.stdout.contains(
             "condition StringEqualsIfExists {\"codecommit:References\": \"refs/heads/main\"}: true (codecommit:References = [\"refs/heads/feature\", \"refs/heads/main\"])"
-        ),
-        "{}",
-        run.stdout
-    );
+        ), "unexpected stdout");
 }
 
 #[test]
@@ -311,19 +287,15 @@ fn simulate_implicit_deny_explains_near_misses() {
         "--principal",
         "arn:aws:sts::444455556666:assumed-role/pipeline/run-1",
     ]);
-    assert_eq!(run.code, 2);
+    let run = run.assert_code(2);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines[0], "implicitDeny");
     assert_eq!(
         lines[1],
         "no statement allows sts:AssumeRole on arn:aws:iam::111122223333:role/deployer"
     );
-    assert!(
-        run.stdout
-            .contains("condition StringEquals {\"sts:ExternalId\": \"deploy-7f3a9c2e\"}: false (sts:ExternalId is absent)"),
-        "{}",
-        run.stdout
-    );
+    run.check(run.stdout
+            .contains("condition StringEquals {\"sts:ExternalId\": \"deploy-7f3a9c2e\"}: false (sts:ExternalId is absent)"), "unexpected stdout");
 
     let run = gitiam(&[
         "policy",
@@ -339,7 +311,7 @@ fn simulate_implicit_deny_explains_near_misses() {
         "--context",
         "sts:ExternalId=deploy-7f3a9c2e",
     ]);
-    assert_eq!(run.code, 0, "{}", run.stdout);
+    let run = run.assert_code(0);
     assert_eq!(run.stdout.lines().next(), Some("allowed"));
 }
 
@@ -358,7 +330,7 @@ fn simulate_json() {
         "--context",
         "codecommit:References=refs/heads/main",
     ]);
-    assert_eq!(run.code, 2);
+    let run = run.assert_code(2);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON object");
     assert_eq!(v["decision"], "explicitDeny");
     assert_eq!(v["deciding"][0]["policy"], "policies/push-not-main.json");
@@ -385,8 +357,8 @@ fn simulate_rejects_invalid_policies_and_requests() {
         "--resource",
         REPO,
     ]);
-    assert_eq!(run.code, 3);
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let run = run.assert_code(3);
+    run.check(run.stdout.is_empty(), "unexpected stdout");
     assert!(
         run.stderr.contains("unknown condition operator"),
         "{}",
@@ -404,7 +376,7 @@ fn simulate_rejects_invalid_policies_and_requests() {
         "--resource",
         REPO,
     ]);
-    assert_eq!(run.code, 3);
+    let run = run.assert_code(3);
     assert!(
         run.stderr
             .contains(&format!("{syntax}:2:11: JSON syntax error")),
@@ -438,7 +410,10 @@ fn simulate_rejects_invalid_policies_and_requests() {
         let mut all = vec!["policy", "simulate", "--policy", good];
         all.extend(args.iter());
         let run = gitiam(&all);
-        assert_eq!(run.code, 3, "{args:?}: {}{}", run.stdout, run.stderr);
+        run.check(
+            run.status.code() == Some(3),
+            format_args!("{args:?}: expected exit code 3"),
+        );
     }
     let run = gitiam(&[
         "policy",
@@ -448,7 +423,7 @@ fn simulate_rejects_invalid_policies_and_requests() {
         "--resource",
         REPO,
     ]);
-    assert_eq!(run.code, 3);
+    let run = run.assert_code(3);
     assert!(run.stderr.contains("--policy FILE is required"));
 
     // A typo in a flag is a usage error (3), never read as a deny (2).
@@ -460,10 +435,10 @@ fn simulate_rejects_invalid_policies_and_requests() {
         "--actoin",
         "codecommit:GitPull",
     ]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
+    let run = run.assert_code(3);
     assert!(run.stderr.contains("--actoin"), "{}", run.stderr);
     let run = gitiam(&["policy", "simulate", "--help"]);
-    assert_eq!(run.code, 0);
+    run.assert_code(0);
 }
 
 #[test]
@@ -487,23 +462,22 @@ fn simulate_session_policy_and_boundary_layers() {
     let mut pull = base.to_vec();
     pull.extend(["--action", "codecommit:GitPull"]);
     let run = gitiam(&pull);
-    assert_eq!(run.code, 0, "{}", run.stdout);
+    run.assert_code(0);
     let mut push = base.to_vec();
     push.extend(["--action", "codecommit:GitPush"]);
     let run = gitiam(&push);
-    assert_eq!(run.code, 2);
-    assert!(
+    let run = run.assert_code(2);
+    run.check(
         run.stdout
             .contains("no statement in the session policies allows codecommit:GitPush"),
-        "{}",
-        run.stdout
+        "unexpected stdout",
     );
 }
 
 #[test]
 fn help_documents_every_flag() {
     let run = gitiam(&["policy", "simulate", "--help"]);
-    assert_eq!(run.code, 0);
+    let run = run.assert_code(0);
     for flag in [
         "--policy",
         "--session-policy",
@@ -525,6 +499,6 @@ fn help_documents_every_flag() {
         );
     }
     let run = gitiam(&["policy", "validate", "--help"]);
-    assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("--kind"));
+    let run = run.assert_code(0);
+    run.assert_stdout_contains("--kind");
 }

@@ -2,12 +2,6 @@
 //! (dynamic programming over characters), including the patterns that make
 //! naive backtracking matchers exponential (`*a*a*a*a*b` on long runs of
 //! `a`). Correctness only: timing belongs to the benchmark.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use gitiam::shared::policy::matcher::Wildcard;
 use proptest::prelude::*;

@@ -5,23 +5,17 @@
 //!
 //! Each test starts its own `gitiam serve` on 127.0.0.1 (self-signed TLS,
 //! trusted by the CLI through `AWS_CA_BUNDLE`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use crate::common::server::{TestServer, bare_repo_with_commit, rev};
+use crate::common::{CommandExt as _, Run};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::server::{bare_repo_with_commit, rev};
 
 const DEV: &str = "111122223333";
 const PROD: &str = "444455556666";
@@ -211,121 +205,53 @@ policies = ["policies/by-project-tag.json"]
     path
 }
 
-/// A running `gitiam serve`; killed on drop.
-struct Server {
-    child: Child,
-    endpoint: String,
-    ca: PathBuf,
-    log: PathBuf,
+/// Runs `aws ARGS --endpoint-url ...` against `server` with `creds` (or
+/// none), with `home` as HOME and no AWS configuration files.
+fn aws(server: &TestServer, home: &Path, creds: Option<&Creds>, args: &[&str]) -> Run {
+    let mut cmd = Command::new("aws");
+    cmd.args(args)
+        .args(["--endpoint-url", &server.endpoint(), "--output", "json"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CA_BUNDLE", server.cert())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_PAGER", "");
+    for var in ["PYENV_ROOT", "PYENV_VERSION", "LANG", "LC_ALL"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    if let Some(c) = creds {
+        cmd.env("AWS_ACCESS_KEY_ID", &c.akid)
+            .env("AWS_SECRET_ACCESS_KEY", &c.secret);
+        if let Some(t) = &c.token {
+            cmd.env("AWS_SESSION_TOKEN", t);
+        }
+    }
+    cmd.run()
 }
 
-impl Server {
-    fn start(dir: &Path, config: &Path, state: &str) -> Server {
-        let log = dir.join(format!("{state}.log"));
-        let mut child = Command::new(common::bin("gitiam"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut endpoint = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                endpoint = Some(rest.trim().to_owned());
-                break;
-            }
-        }
-        let Some(endpoint) = endpoint else {
-            let _ = child.kill();
-            panic!(
-                "gitiam serve did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            endpoint,
-            ca: dir.join(state).join("tls/cert.pem"),
-            log,
-        }
-    }
-
-    /// Runs `aws ARGS --endpoint-url ...` with `creds` (or none).
-    fn aws(&self, home: &Path, creds: Option<&Creds>, args: &[&str]) -> Output {
-        let mut cmd = Command::new("aws");
-        cmd.args(args)
-            .args(["--endpoint-url", &self.endpoint, "--output", "json"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("AWS_CONFIG_FILE", home.join("no-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CA_BUNDLE", &self.ca)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_MAX_ATTEMPTS", "1")
-            .env("AWS_PAGER", "");
-        for var in ["PYENV_ROOT", "PYENV_VERSION", "LANG", "LC_ALL"] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        if let Some(c) = creds {
-            cmd.env("AWS_ACCESS_KEY_ID", &c.akid)
-                .env("AWS_SECRET_ACCESS_KEY", &c.secret);
-            if let Some(t) = &c.token {
-                cmd.env("AWS_SESSION_TOKEN", t);
-            }
-        }
-        cmd.output().unwrap()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "aws failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+#[track_caller]
+fn json(out: &Run) -> serde_json::Value {
+    out.check(out.succeeded(), "aws failed");
+    serde_json::from_slice(&out.stdout_bytes).unwrap()
 }
 
 /// Asserts the CLI failed with AWS error `code` (its usual
 /// `An error occurred (CODE) when calling ...` line).
-fn assert_error(out: &Output, code: &str) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        !out.status.success(),
-        "expected {code}, got success: {}",
-        String::from_utf8_lossy(&out.stdout)
+#[track_caller]
+fn assert_error(out: &Run, code: &str) -> String {
+    out.check(
+        !out.succeeded(),
+        format_args!("expected {code}, got success"),
     );
-    assert!(
-        stderr.contains(&format!("An error occurred ({code})")),
-        "expected {code}: {stderr}"
-    );
-    stderr
+    out.assert_stderr_contains(&format!("An error occurred ({code})"));
+    out.stderr.clone()
 }
 
 fn creds_of(response: &serde_json::Value) -> Creds {
@@ -339,7 +265,7 @@ fn creds_of(response: &serde_json::Value) -> Creds {
 
 struct Fixture {
     dir: tempfile::TempDir,
-    server: Server,
+    server: TestServer,
 }
 
 impl Fixture {
@@ -352,15 +278,15 @@ impl Fixture {
             return None;
         }
         let config = write_config(dir.path(), "state", jwks);
-        let server = Server::start(dir.path(), &config, "state");
+        let server = TestServer::start_config(dir.path(), &config, "state");
         Some(Fixture { dir, server })
     }
 
-    fn aws(&self, creds: Option<&Creds>, args: &[&str]) -> Output {
-        self.server.aws(self.dir.path(), creds, args)
+    fn aws(&self, creds: Option<&Creds>, args: &[&str]) -> Run {
+        aws(&self.server, self.dir.path(), creds, args)
     }
 
-    fn assume(&self, creds: &Creds, role: &str, extra: &[&str]) -> Output {
+    fn assume(&self, creds: &Creds, role: &str, extra: &[&str]) -> Run {
         let arn = format!("arn:aws:iam::{PROD}:role/{role}");
         let mut args = vec![
             "sts",
@@ -722,10 +648,11 @@ fn two_servers_share_the_key_file() {
     let dir = tempfile::tempdir().unwrap();
     let config_a = write_config(dir.path(), "a", None);
     let config_b = write_config(dir.path(), "b", None);
-    let a = Server::start(dir.path(), &config_a, "a");
-    let b = Server::start(dir.path(), &config_b, "b");
-    assert_ne!(a.endpoint, b.endpoint);
-    let out = json(&a.aws(
+    let a = TestServer::start_config(dir.path(), &config_a, "a");
+    let b = TestServer::start_config(dir.path(), &config_b, "b");
+    assert_ne!(a.endpoint(), b.endpoint());
+    let out = json(&aws(
+        &a,
         dir.path(),
         Some(&Creds::long_term(ALICE)),
         &[
@@ -738,7 +665,12 @@ fn two_servers_share_the_key_file() {
         ],
     ));
     let creds = creds_of(&out);
-    let who = json(&b.aws(dir.path(), Some(&creds), &["sts", "get-caller-identity"]));
+    let who = json(&aws(
+        &b,
+        dir.path(),
+        Some(&creds),
+        &["sts", "get-caller-identity"],
+    ));
     assert_eq!(
         who["Arn"],
         format!("arn:aws:sts::{PROD}:assumed-role/deployer/replica")
@@ -762,7 +694,7 @@ struct RsaIdp {
 
 fn rsa_idp(dir: &Path) -> RsaIdp {
     let key = dir.join("idp-key.pem");
-    let status = Command::new("openssl")
+    Command::new("openssl")
         .args([
             "genpkey",
             "-algorithm",
@@ -772,17 +704,12 @@ fn rsa_idp(dir: &Path) -> RsaIdp {
             "-out",
         ])
         .arg(&key)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+        .ok();
     let modulus = Command::new("openssl")
         .args(["rsa", "-noout", "-modulus", "-in"])
         .arg(&key)
-        .output()
-        .unwrap();
-    assert!(modulus.status.success());
-    let hex_n = String::from_utf8(modulus.stdout)
+        .ok();
+    let hex_n = String::from_utf8(modulus.stdout_bytes)
         .unwrap()
         .trim()
         .strip_prefix("Modulus=")
@@ -920,7 +847,7 @@ fn web_identity_with_local_idp() {
 }
 
 /// `git` with an isolated configuration, trusting `server`'s certificate.
-fn git(server: &Server, cwd: &Path, home: &Path) -> Command {
+fn git(server: &TestServer, cwd: &Path, home: &Path) -> Command {
     let mut cmd = common::isolated_git(cwd);
     cmd.env("HOME", home)
         .env("XDG_CACHE_HOME", home.join("cache"))
@@ -939,21 +866,16 @@ fn git(server: &Server, cwd: &Path, home: &Path) -> Command {
         .env_remove("AWS_ENDPOINT_URL_STS")
         .env_remove("AWS_CA_BUNDLE")
         .args(["-c", "credential.useHttpPath=true", "-c"])
-        .arg(format!("http.sslCAInfo={}", server.ca.display()))
+        .arg(format!("http.sslCAInfo={}", server.cert().display()))
         .args(["-c", "credential.helper="]);
     cmd
 }
 
-fn run_ok(cmd: &mut Command, what: &str, server: &Server) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+#[track_caller]
+fn run_ok(cmd: &mut Command, what: &str, server: &TestServer) -> String {
+    let out = cmd.run().context("server log", server.log());
+    out.check(out.succeeded(), format_args!("{what} failed"));
+    out.stdout
 }
 
 #[test]
@@ -968,7 +890,7 @@ fn git_clone_and_push_with_temporary_credentials() {
         return;
     };
     let root = f.dir.path();
-    let url = format!("{}/v1/repos/app", f.server.endpoint);
+    let url = format!("{}/v1/repos/app", f.server.endpoint());
 
     // 1. git-credential-gitiam with an AWS profile that assumes the other
     //    account's role through gitiam's STS endpoint.
@@ -987,8 +909,8 @@ fn git_clone_and_push_with_temporary_credentials() {
         "aws-config",
         &format!(
             "[profile dev]\nregion = us-east-1\n\n[profile prod-deployer]\nrole_arn = arn:aws:iam::{PROD}:role/deployer\nsource_profile = dev\nrole_session_name = laptop\nregion = us-east-1\nendpoint_url = {}\nca_bundle = {}\n",
-            f.server.endpoint,
-            f.server.ca.display()
+            f.server.endpoint(),
+            f.server.cert().display()
         ),
     );
     let helper = format!(
@@ -1093,14 +1015,14 @@ fn git_clone_and_push_with_temporary_credentials() {
         aws_helper,
         "clone",
         "-q",
-        &format!("{}/v1/repos/secret", f.server.endpoint),
+        &format!("{}/v1/repos/secret", f.server.endpoint()),
         "denied",
     ]);
     with_env(&mut denied);
-    let out = denied.output().unwrap();
-    assert!(
-        !out.status.success(),
-        "clone of an unauthorized repository succeeded"
+    let out = denied.run();
+    out.check(
+        !out.succeeded(),
+        "clone of an unauthorized repository succeeded",
     );
 
     // The audit log shows who did what: the helper's AssumeRole, then Git
@@ -1171,14 +1093,8 @@ fn sts_keys(args: &[&str], file: &Path) -> String {
         .args(args)
         .arg("--file")
         .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "gitiam sts-keys {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        .ok();
+    out.stdout.trim().to_owned()
 }
 
 #[test]
@@ -1220,7 +1136,7 @@ fn key_rotation_keeps_sessions_until_the_old_key_is_removed() {
     sts_keys(&["remove", &old_kid], &key_file);
     eventually("sessions of the removed key refused", || {
         let out = f.aws(Some(&old), &["sts", "get-caller-identity"]);
-        String::from_utf8_lossy(&out.stderr).contains("(InvalidClientTokenId)")
+        out.stderr.contains("(InvalidClientTokenId)")
     });
 }
 
@@ -1266,7 +1182,7 @@ fn token_issue_time_deny_revokes_older_sessions() {
         ),
     );
     eventually("the old session is revoked", || {
-        String::from_utf8_lossy(&hop(&old).stderr).contains("(AccessDenied)")
+        hop(&old).stderr.contains("(AccessDenied)")
     });
     let err = assert_error(&hop(&old), "AccessDenied");
     assert!(err.contains("explicit deny"), "{err}");
@@ -1358,13 +1274,13 @@ fn ci_job_clones_with_web_identity_through_the_helper() {
         "credential.helper={}",
         common::bin("git-credential-gitiam").display()
     );
-    let url = format!("{}/v1/repos/app", f.server.endpoint);
+    let url = format!("{}/v1/repos/app", f.server.endpoint());
     let ci_env = |cmd: &mut Command| {
         cmd.env("AWS_ROLE_ARN", format!("arn:aws:iam::{PROD}:role/ci"))
             .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
             .env("AWS_ROLE_SESSION_NAME", "gh-run-42")
-            .env("AWS_ENDPOINT_URL_STS", &f.server.endpoint)
-            .env("AWS_CA_BUNDLE", &f.server.ca)
+            .env("AWS_ENDPOINT_URL_STS", f.server.endpoint())
+            .env("AWS_CA_BUNDLE", f.server.cert())
             .env("AWS_REGION", "us-east-1");
     };
     let mut clone = git(&f.server, root, &home);
@@ -1439,7 +1355,7 @@ fn session_tags_become_principal_tags_on_git_requests() {
         return;
     };
     let root = f.dir.path();
-    let url = format!("{}/v1/repos/app", f.server.endpoint);
+    let url = format!("{}/v1/repos/app", f.server.endpoint());
     let alice = Creds::long_term(ALICE);
     let aws_helper = "credential.helper=!aws codecommit credential-helper --ignore-host-check $@";
     let clone = |project: &str, into: &str| {
@@ -1456,21 +1372,16 @@ fn session_tags_become_principal_tags_on_git_requests() {
             .env("AWS_SECRET_ACCESS_KEY", &creds.secret)
             .env("AWS_SESSION_TOKEN", creds.token.as_deref().unwrap())
             .env("AWS_DEFAULT_REGION", "us-east-1")
-            .output()
-            .unwrap()
+            .run()
     };
-    let allowed = clone("app", "tagged-app");
-    assert!(
-        allowed.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&allowed.stderr),
-        f.server.log()
-    );
+    clone("app", "tagged-app")
+        .context("server log", f.server.log())
+        .assert_success();
     assert!(root.join("tagged-app/README.md").is_file());
     let denied = clone("other", "tagged-other");
-    assert!(
-        !denied.status.success(),
-        "a session tagged project=other cloned app"
+    denied.check(
+        !denied.succeeded(),
+        "a session tagged project=other cloned app",
     );
     let audit = audit_records(root);
     let tagged = format!("arn:aws:sts::{PROD}:assumed-role/tagged/ci-run");

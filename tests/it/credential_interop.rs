@@ -1,21 +1,15 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Interop with AWS's own client: for the same credentials, host, path and
 //! timestamp, gitiam's password equals the one the AWS CLI's
 //! `codecommit credential-helper` computes (its own code, with botocore's
 //! `SigV4Auth`), and the real `aws codecommit credential-helper` output
 //! matches what gitiam computes at the timestamp it printed.
 
-mod common;
+use crate::common::{self, CommandExt as _};
 
 use gitiam::client::region::region_from_host;
 use gitiam::shared::sigv4::codecommit;
-use std::io::Write;
-use std::process::{Command, Stdio};
+
+use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
 
 const AKID: &str = "AKIAEXAMPLEINTEROP1";
@@ -110,27 +104,14 @@ fn aws_helper_get(host: &str, path: &str, extra_env: &[(&str, &str)]) -> (String
     .env("AWS_ACCESS_KEY_ID", AKID)
     .env("AWS_SECRET_ACCESS_KEY", SECRET)
     .env("AWS_CONFIG_FILE", "/nonexistent/config")
-    .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials");
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("protocol=https\nhost={host}\npath={path}\n\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let out = cmd
+        .run_stdin(format!("protocol=https\nhost={host}\npath={path}\n\n").as_bytes())
+        .assert_success();
+    let text = String::from_utf8(out.stdout_bytes).unwrap();
     let field = |k: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{k}=")))
@@ -205,26 +186,16 @@ fn gitiam_binary_and_aws_cli_agree_on_the_same_request() {
     let host = "git-codecommit.sa-east-1.amazonaws.com";
     let path = "v1/repos/interop";
     let (their_user, theirs) = aws_helper_get(host, path, &[("AWS_SESSION_TOKEN", "TOKEN123")]);
-    let mut child = Command::new(common::bin("git-credential-gitiam"))
+    let out = Command::new(common::bin("git-credential-gitiam"))
         .arg("get")
         .env_clear()
         .env("HOME", "/nonexistent")
         .env("AWS_ACCESS_KEY_ID", AKID)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .env("AWS_SESSION_TOKEN", "TOKEN123")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("protocol=https\nhost={host}\npath={path}\n\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+        .run_stdin(format!("protocol=https\nhost={host}\npath={path}\n\n").as_bytes())
+        .assert_success();
+    let text = String::from_utf8(out.stdout_bytes).unwrap();
     let ours = text
         .lines()
         .find_map(|l| l.strip_prefix("password="))

@@ -1,13 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Runs the real `git-credential-gitiam` binary through stdin/stdout, as git
 //! does, with a clean environment (temporary HOME, cache and AWS files).
 
-mod common;
+use crate::common::{self, CommandExt as _, Run};
 
 use gitiam::shared::sigv4::codecommit;
 use gitiam::shared::sigv4::{SigningKeyCache, format_amz_date};
@@ -15,7 +9,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,13 +21,12 @@ struct Sandbox {
     dir: tempfile::TempDir,
 }
 
-struct Output {
-    status: std::process::ExitStatus,
-    stdout: String,
-    stderr: String,
+/// The `key=value` lines of the helper's answer.
+trait Fields {
+    fn fields(&self) -> HashMap<String, String>;
 }
 
-impl Output {
+impl Fields for Run {
     fn fields(&self) -> HashMap<String, String> {
         self.stdout
             .lines()
@@ -67,32 +60,22 @@ impl Sandbox {
         p
     }
 
-    fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
         let mut cmd = Command::new(common::bin("git-credential-gitiam"));
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.home())
-            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"));
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Output {
-            status: out.status,
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        let out = cmd.run_stdin(stdin.as_bytes());
+        out.check(
+            std::str::from_utf8(&out.stdout_bytes).is_ok(),
+            "stdout is not UTF-8",
+        );
+        out
     }
 }
 
@@ -127,13 +110,9 @@ fn assert_valid(password: &str, secret: &str, region: &str, host: &str, path: &s
     .expect("verifies");
 }
 
-fn no_secrets(out: &Output, extra: &[&str]) {
+fn no_secrets(out: &Run, extra: &[&str]) {
     for s in [SECRET].iter().chain(extra) {
-        assert!(
-            !out.stderr.contains(s),
-            "stderr leaks a secret: {}",
-            out.stderr
-        );
+        out.check(!out.stderr.contains(s), "stderr leaks a secret");
     }
 }
 
@@ -149,8 +128,8 @@ fn get_with_environment_credentials() {
         ENV_CREDS,
         &request("git-codecommit.eu-west-1.amazonaws.com", "v1/repos/demo"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(out.stderr, "");
+    let out = out.assert_success();
+    out.check(out.stderr.is_empty(), "expected no stderr");
     let f = out.fields();
     assert_eq!(f["username"], AKID);
     assert_valid(
@@ -165,7 +144,10 @@ fn get_with_environment_credentials() {
         expiry >= before + 540 && expiry <= before + 700,
         "expiry {expiry} vs now {before}"
     );
-    assert_eq!(out.stdout.lines().count(), 3);
+    out.check(
+        out.stdout.lines().count() == 3,
+        "expected 3 lines on stdout",
+    );
 }
 
 #[test]
@@ -184,7 +166,7 @@ fn session_token_goes_into_the_username_and_port_is_not_signed() {
         &env,
         &request("git.example.com:8443", "v1/repos/team-repo"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     let f = out.fields();
     assert_eq!(
         f["username"],
@@ -207,7 +189,7 @@ fn protocol_edge_cases() {
     // blank line.
     let input = "capability[]=authtype\r\ncapability[]=state\r\nprotocol=https\r\nhost=localhost:9443\r\nwwwauth[]=Basic realm=\"gitiam\"\r\nurl=https://localhost:9443/v1/repos/x\r\nstate[]=a=b\r\npath=v1/repos/x";
     let out = sb.run(&["get"], &env, input);
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_valid(
         &out.fields()["password"],
         SECRET,
@@ -222,15 +204,18 @@ fn protocol_edge_cases() {
         &env,
         "protocol=https\nthis is not an attribute\n\n",
     );
-    assert!(!out.status.success());
-    assert_eq!(out.stdout, "");
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("line 2"), "{}", out.stderr);
+    let out = out.assert_failure();
+    out.check(out.stdout.is_empty(), "expected no stdout");
+    out.check(
+        out.stderr.lines().count() == 1,
+        "expected one line on stderr",
+    );
+    out.assert_stderr_contains("line 2");
 
     // Questions about other protocols (a certificate passphrase) are left
     // to other helpers.
     let out = sb.run(&["get"], &env, "protocol=cert\npath=/home/u/cert.p12\n\n");
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
 
     // store and unknown operations are silent no-ops; erase without cache too.
@@ -240,9 +225,18 @@ fn protocol_edge_cases() {
             &env,
             &format!("{}username=u\npassword=p\n\n", request("h", "p").trim_end()),
         );
-        assert!(out.status.success(), "{op}: {}", out.stderr);
-        assert_eq!(out.stdout, "", "{op}");
-        assert_eq!(out.stderr, "", "{op}");
+        out.check(
+            out.succeeded(),
+            format_args!("{op}: expected exit status 0"),
+        );
+        out.check(
+            out.stdout.is_empty(),
+            format_args!("{op}: expected no stdout"),
+        );
+        out.check(
+            out.stderr.is_empty(),
+            format_args!("{op}: expected no stderr"),
+        );
     }
 }
 
@@ -254,18 +248,17 @@ fn missing_path_says_how_to_fix_it() {
         ENV_CREDS,
         "protocol=https\nhost=git-codecommit.us-east-1.amazonaws.com\n\n",
     );
-    assert!(!out.status.success());
-    assert_eq!(out.stdout, "");
-    assert_eq!(out.stderr.lines().count(), 1);
-    assert!(
-        out.stderr.contains("set credential.useHttpPath true"),
-        "{}",
-        out.stderr
+    let out = out.assert_failure();
+    out.check(out.stdout.is_empty(), "expected no stdout");
+    out.check(
+        out.stderr.lines().count() == 1,
+        "expected one line on stderr",
     );
+    out.assert_stderr_contains("set credential.useHttpPath true");
 
     let out = sb.run(&["get"], ENV_CREDS, "protocol=https\npath=v1/repos/x\n\n");
-    assert!(!out.status.success());
-    assert!(out.stderr.contains("host"), "{}", out.stderr);
+    let out = out.assert_failure();
+    out.assert_stderr_contains("host");
 }
 
 #[test]
@@ -276,12 +269,14 @@ fn no_credentials_unknown_profile_no_region() {
         &[],
         &request("git-codecommit.us-east-1.amazonaws.com", "v1/repos/x"),
     );
-    assert!(!out.status.success());
-    assert_eq!(out.stderr.lines().count(), 1);
-    assert!(
+    let out = out.assert_failure();
+    out.check(
+        out.stderr.lines().count() == 1,
+        "expected one line on stderr",
+    );
+    out.check(
         out.stderr.contains("no AWS credentials found") && out.stderr.contains("AWS_ACCESS_KEY_ID"),
-        "{}",
-        out.stderr
+        "unexpected output",
     );
 
     sb.write(
@@ -293,35 +288,29 @@ fn no_credentials_unknown_profile_no_region() {
         &[],
         &request("git-codecommit.us-east-1.amazonaws.com", "v1/repos/x"),
     );
-    assert!(!out.status.success());
-    assert!(
+    let out = out.assert_failure();
+    out.check(
         out.stderr.contains("profile `nope` not found")
             && out.stderr.contains("known profiles: dev"),
-        "{}",
-        out.stderr
+        "unexpected output",
     );
     let out = sb.run(
         &["get"],
         &[("AWS_PROFILE", "nope2")],
         &request("git-codecommit.us-east-1.amazonaws.com", "v1/repos/x"),
     );
-    assert!(
-        out.stderr.contains("profile `nope2` not found"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("profile `nope2` not found");
 
     let out = sb.run(
         &["--profile", "dev", "get"],
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(!out.status.success());
-    assert!(
+    let out = out.assert_failure();
+    out.check(
         out.stderr.contains("no region for host git.example.com")
             && out.stderr.contains("--region"),
-        "{}",
-        out.stderr
+        "unexpected output",
     );
 
     let out = sb.run(
@@ -329,11 +318,7 @@ fn no_credentials_unknown_profile_no_region() {
         &[("AWS_ACCESS_KEY_ID", AKID)],
         &request("git-codecommit.us-east-1.amazonaws.com", "v1/repos/x"),
     );
-    assert!(
-        out.stderr.contains("AWS_SECRET_ACCESS_KEY is not"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("AWS_SECRET_ACCESS_KEY is not");
 }
 
 #[test]
@@ -345,7 +330,7 @@ fn shared_files_profiles_and_region() {
         "[default]\nregion = eu-north-1\n[profile dev]\nregion = ap-southeast-2\n",
     );
     let out = sb.run(&["get"], &[], &request("git.example.com", "v1/repos/x"));
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_eq!(out.fields()["username"], "AKIADEFAULT");
     assert_valid(
         &out.fields()["password"],
@@ -360,7 +345,7 @@ fn shared_files_profiles_and_region() {
         ENV_CREDS,
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_eq!(out.fields()["username"], "AKIADEV");
     assert_valid(
         &out.fields()["password"],
@@ -408,7 +393,7 @@ fn shared_files_profiles_and_region() {
         ("AWS_PROFILE", "ci"),
     ];
     let out = sb.run(&["get"], &env, &request("git.example.com", "v1/repos/x"));
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_valid(
         &out.fields()["password"],
         "cisecret",
@@ -420,8 +405,8 @@ fn shared_files_profiles_and_region() {
     // A syntax error names file and line.
     sb.write(".aws/config", "[default]\nregion\n");
     let out = sb.run(&["get"], &[], &request("git.example.com", "v1/repos/x"));
-    assert!(!out.status.success());
-    assert!(out.stderr.contains(".aws/config:2:"), "{}", out.stderr);
+    let out = out.assert_failure();
+    out.assert_stderr_contains(".aws/config:2:");
 }
 
 #[test]
@@ -442,7 +427,7 @@ fn credential_process_profile() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_eq!(out.fields()["username"], "ASIAPROCESS%proctoken");
     assert_valid(
         &out.fields()["password"],
@@ -456,13 +441,8 @@ fn credential_process_profile() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(!out.status.success());
-    assert!(
-        out.stderr
-            .contains("credential_process of profile `broken` failed"),
-        "{}",
-        out.stderr
-    );
+    let out = out.assert_failure();
+    out.assert_stderr_contains("credential_process of profile `broken` failed");
 }
 
 #[test]
@@ -484,15 +464,11 @@ fn debug_log_shows_canonical_request_but_no_secrets() {
             "v1/repos/demo",
         ),
     );
-    assert!(out.status.success(), "{}", out.stderr);
-    assert!(
-        out.stderr.contains(
-            "GIT\n/v1/repos/demo\n\nhost:git-codecommit.us-east-1.amazonaws.com\n\nhost\n"
-        ),
-        "{}",
-        out.stderr
+    let out = out.assert_success();
+    out.assert_stderr_contains(
+        "GIT\n/v1/repos/demo\n\nhost:git-codecommit.us-east-1.amazonaws.com\n\nhost\n",
     );
-    assert!(out.stderr.contains("AWS4-HMAC-SHA256\n"), "{}", out.stderr);
+    out.assert_stderr_contains("AWS4-HMAC-SHA256\n");
     let password = out.fields()["password"].clone();
     no_secrets(&out, &[&password[16..], "TOKENVALUE123"]);
 }
@@ -501,10 +477,8 @@ fn debug_log_shows_canonical_request_but_no_secrets() {
 fn help_describes_every_flag() {
     let out = Command::new(common::bin("git-credential-gitiam"))
         .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+        .ok();
+    let help = String::from_utf8(out.stdout_bytes).unwrap();
     for needle in [
         "--profile",
         "--region",
@@ -668,7 +642,7 @@ fn assume_role_profile_calls_sts_once_then_uses_the_cache() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_eq!(
         out.fields()["username"],
         "ASIATEMPORARY01%temp.session.token"
@@ -701,7 +675,7 @@ fn assume_role_profile_calls_sts_once_then_uses_the_cache() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_eq!(
         out.fields()["username"],
         "ASIATEMPORARY01%temp.session.token"
@@ -714,14 +688,14 @@ fn assume_role_profile_calls_sts_once_then_uses_the_cache() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
+    out.assert_success();
     assert_eq!(std::fs::read_dir(sb.cache_dir()).unwrap().count(), 0);
     let out = sb.run(
         &["--profile", "deploy", "get"],
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
+    out.assert_success();
     assert_eq!(sts.hits.load(Ordering::SeqCst), 2);
 }
 
@@ -739,13 +713,15 @@ fn sts_refusal_reports_the_aws_error_code() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(!out.status.success());
-    assert_eq!(out.stdout, "");
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(
+    let out = out.assert_failure();
+    out.check(out.stdout.is_empty(), "expected no stdout");
+    out.check(
+        out.stderr.lines().count() == 1,
+        "expected one line on stderr",
+    );
+    out.check(
         out.stderr.contains("AccessDenied") && out.stderr.contains("not authorized"),
-        "{}",
-        out.stderr
+        "unexpected output",
     );
     no_secrets(&out, &["basesecret"]);
 
@@ -759,11 +735,10 @@ fn sts_refusal_reports_the_aws_error_code() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(!out.status.success());
-    assert!(
+    let out = out.assert_failure();
+    out.check(
         out.stderr.contains("STS AssumeRole at") && out.stderr.contains("failed"),
-        "{}",
-        out.stderr
+        "unexpected output",
     );
 }
 
@@ -784,12 +759,8 @@ fn wrong_source_secret_is_refused_by_the_verifier() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(!out.status.success());
-    assert!(
-        out.stderr.contains("SignatureDoesNotMatch"),
-        "{}",
-        out.stderr
-    );
+    let out = out.assert_failure();
+    out.assert_stderr_contains("SignatureDoesNotMatch");
 }
 
 #[test]
@@ -814,7 +785,7 @@ fn web_identity_from_profile_and_from_environment() {
         &[],
         &request("git.example.com", "v1/repos/x"),
     );
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_eq!(
         out.fields()["username"],
         "ASIATEMPORARY01%temp.session.token"
@@ -830,7 +801,7 @@ fn web_identity_from_profile_and_from_environment() {
         ("AWS_REGION", "us-east-1"),
     ];
     let out = sb.run(&["get"], &env, &request("git.example.com", "v1/repos/x"));
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = out.assert_success();
     assert_eq!(
         out.fields()["username"],
         "ASIATEMPORARY01%temp.session.token"

@@ -3,20 +3,17 @@
 //! demands HTTP basic auth that gitiam presents from an environment
 //! variable (`upstream_auth_header`). Clone and push go through; a push to
 //! the protected branch never reaches the upstream.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
+use crate::common::CommandExt as _;
+use crate::common::nginx::NginxGit;
+use crate::common::server::{
+    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, write,
+};
 use base64::Engine as _;
-use common::nginx::NginxGit;
-use common::server::{ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write};
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
 const UPSTREAM_USER: (&str, &str) = ("gitiam", "upstream-password-42");
@@ -86,18 +83,13 @@ fn upstream_mode_with_credentials_from_the_environment() {
         TestServer::start_with_env(&gw, &[(ENV_VAR, &basic(UPSTREAM_USER.0, UPSTREAM_USER.1))]);
     let alice = Creds::new(ALICE.0, ALICE.1);
 
-    let out = server
+    server
         .git(root, &alice)
         .args(["clone", "-q", &server.url("demo"), "work"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        text(&out),
-        server.log(),
-        nginx.error_log()
-    );
+        .run()
+        .context("server log", server.log())
+        .context("nginx error log", nginx.error_log())
+        .assert_success();
     let work = root.join("work");
     assert!(work.join("README.md").is_file());
 
@@ -105,17 +97,12 @@ fn upstream_mode_with_credentials_from_the_environment() {
     git_ok(&work, &["add", "f.txt"]);
     git_ok(&work, &["commit", "-q", "-m", "f"]);
     let head = git_ok(&work, &["rev-parse", "HEAD"]).trim().to_string();
-    let out = server
+    server
         .git(&work, &alice)
         .args(["push", "origin", "HEAD:refs/heads/feature"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out),
-        nginx.error_log()
-    );
+        .run()
+        .context("nginx error log", nginx.error_log())
+        .assert_success();
     assert_eq!(
         rev(&bare, "refs/heads/feature").as_deref(),
         Some(head.as_str())
@@ -125,16 +112,9 @@ fn upstream_mode_with_credentials_from_the_environment() {
     let out = server
         .git(&work, &alice)
         .args(["push", "origin", "HEAD:main"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(
-            "! [remote rejected] HEAD -> main (denied by policy policies/dev.json statement DenyPushToMain)"
-        ),
-        "{}",
-        text(&out)
-    );
+        .run();
+    let out = out.assert_failure();
+    out.assert_stderr_contains("! [remote rejected] HEAD -> main (denied by policy policies/dev.json statement DenyPushToMain)");
     assert_eq!(
         rev(&bare, "refs/heads/main").as_deref(),
         Some(main_before.as_str())
@@ -148,14 +128,9 @@ fn upstream_mode_with_credentials_from_the_environment() {
     let out = server
         .git(root, &alice)
         .args(["ls-remote", &server.url("demo")])
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("502"),
-        "{}",
-        text(&out)
-    );
+        .run();
+    let out = out.assert_failure();
+    out.assert_stderr_contains("502");
     server.wait_audit(|r| {
         r["status"] == 502
             && r["reason"]

@@ -2,19 +2,16 @@
 //! real `git` over TLS on 127.0.0.1: clone, fetch (protocol v0 and v2),
 //! pushes allowed and refused per ref, every authentication failure, a user
 //! without policies, reloads, and AWS's own credential helper.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::server::{ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write};
+use crate::common::CommandExt as _;
+use crate::common::server::{
+    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, write,
+};
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
 const NOBODY: (&str, &str) = ("AKIANOBODY0000000001", "nobody-secret-0123456789abcdef");
@@ -117,18 +114,12 @@ fn creds((akid, secret): (&str, &str)) -> Creds {
 }
 
 fn clone(s: &Setup, who: (&str, &str), name: &str) -> PathBuf {
-    let out = s
-        .server
+    s.server
         .git(&s.root, &creds(who))
         .args(["clone", "-q", &s.server.url("demo"), name])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "clone failed: {}\n{}",
-        text(&out),
-        s.server.log()
-    );
+        .run()
+        .context("server log", s.server.log())
+        .assert_success();
     s.root.join(name)
 }
 
@@ -162,10 +153,9 @@ fn clone_fetch_and_push_per_ref() {
                 "origin",
             ])
             .env("GIT_TRACE_PACKET", "1")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "fetch v{version}: {}", text(&out));
-        let trace = String::from_utf8_lossy(&out.stderr);
+            .run();
+        out.check(out.succeeded(), format_args!("fetch v{version}"));
+        let trace = out.stderr.as_str();
         assert_eq!(
             trace.contains("< version 2"),
             version == "2",
@@ -179,9 +169,8 @@ fn clone_fetch_and_push_per_ref() {
         .server
         .git(&work, &alice)
         .args(["push", "origin", "HEAD:refs/heads/feature"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "push feature: {}", text(&out));
+        .run();
+    out.check(out.succeeded(), "push feature");
     assert_eq!(
         rev(&s.bare, "refs/heads/feature").as_deref(),
         Some(head.as_str())
@@ -192,16 +181,9 @@ fn clone_fetch_and_push_per_ref() {
         .server
         .git(&work, &alice)
         .args(["push", "origin", "HEAD:main"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(
-        stderr.contains(
-            "! [remote rejected] HEAD -> main (denied by policy policies/developers.json statement DenyPushToMain)"
-        ),
-        "{stderr}"
-    );
+        .run();
+    let out = out.assert_failure();
+    out.assert_stderr_contains("! [remote rejected] HEAD -> main (denied by policy policies/developers.json statement DenyPushToMain)");
     assert_eq!(
         rev(&s.bare, "refs/heads/main").as_deref(),
         Some(main_before.as_str())
@@ -227,14 +209,9 @@ fn clone_fetch_and_push_per_ref() {
         .server
         .git(&work, &alice)
         .args(["push", "origin", ":main"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(
-        stderr.contains("! [remote rejected] main (denied by policy policies/developers.json statement DenyPushToMain)"),
-        "{stderr}"
-    );
+        .run();
+    let out = out.assert_failure();
+    out.assert_stderr_contains("! [remote rejected] main (denied by policy policies/developers.json statement DenyPushToMain)");
     assert_eq!(
         rev(&s.bare, "refs/heads/main").as_deref(),
         Some(main_before.as_str())
@@ -246,9 +223,8 @@ fn clone_fetch_and_push_per_ref() {
         .server
         .git(&work, &alice)
         .args(["push", "origin", "HEAD:refs/heads/feature2", "HEAD:main"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "{}", text(&out));
+        .run();
+    out.assert_failure();
     assert_eq!(rev(&s.bare, "refs/heads/feature2"), None);
     assert_eq!(
         rev(&s.bare, "refs/heads/main").as_deref(),
@@ -275,9 +251,8 @@ fn clone_fetch_and_push_per_ref() {
         .server
         .git(&work, &alice)
         .args(["push", "origin", "HEAD:refs/heads/big"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "push big: {}", text(&out));
+        .run();
+    out.check(out.succeeded(), "push big");
     assert_eq!(
         rev(&s.bare, "refs/heads/big").as_deref(),
         Some(big_head.as_str())
@@ -288,14 +263,10 @@ fn clone_fetch_and_push_per_ref() {
         .server
         .git(&work, &alice)
         .args(["push", "origin", "HEAD:refs/heads/main"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("(denied by policy policies/developers.json statement DenyPushToMain)"),
-        "{}",
-        text(&out)
+        .run();
+    let out = out.assert_failure();
+    out.assert_stderr_contains(
+        "(denied by policy policies/developers.json statement DenyPushToMain)",
     );
     assert_eq!(
         rev(&s.bare, "refs/heads/main").as_deref(),
@@ -307,9 +278,8 @@ fn clone_fetch_and_push_per_ref() {
         .server
         .git(&work, &alice)
         .args(["push", "origin", ":feature"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+        .run();
+    out.assert_success();
     assert_eq!(rev(&s.bare, "refs/heads/feature"), None);
 }
 
@@ -318,13 +288,11 @@ fn assert_auth_fails(s: &Setup, username: &str, password: &str, reason: &str) {
         .server
         .git_fixed(&s.root, username, password)
         .args(["ls-remote", &s.server.url("demo")])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(stderr.contains("Authentication failed"), "{stderr}");
+        .run();
+    let out = out.assert_failure();
+    out.assert_stderr_contains("Authentication failed");
     // The client learns nothing about which check failed.
-    assert!(!stderr.contains(reason), "{stderr}");
+    out.check(!out.stderr.contains(reason), "stderr must not say that");
     s.server.wait_audit(|r| {
         r["status"] == 401
             && r["access_key_id"] == username.split('%').next().unwrap()
@@ -344,9 +312,8 @@ fn authentication_failures_are_401() {
         .server
         .git_anonymous(&s.root)
         .args(["ls-remote", &s.server.url("demo")])
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "{}", text(&out));
+        .run();
+    out.assert_failure();
     let resp = s.server.request(
         "GET",
         "/v1/repos/demo/info/refs?service=git-upload-pack",
@@ -365,9 +332,8 @@ fn authentication_failures_are_401() {
         .server
         .git_fixed(&s.root, ALICE.0, &good)
         .args(["ls-remote", &s.server.url("demo")])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+        .run();
+    out.assert_success();
 
     // Wrong secret.
     let wrong = s
@@ -404,16 +370,9 @@ fn missing_permissions_are_403() {
         .server
         .git(&s.root, &creds(NOBODY))
         .args(["ls-remote", &s.server.url("demo")])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(
-        stderr.contains(
-            "User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: codecommit:GitPull"
-        ),
-        "{stderr}"
-    );
+        .run();
+    let out = out.assert_failure();
+    out.assert_stderr_contains("User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: codecommit:GitPull");
     s.server
         .wait_audit(|r| r["status"] == 403 && r["decision"] == "implicitDeny");
 
@@ -425,11 +384,9 @@ fn missing_permissions_are_403() {
         .server
         .git(&work, &creds(READER))
         .args(["push", "origin", "HEAD:refs/heads/x"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(stderr.contains("codecommit:GitPush"), "{stderr}");
+        .run();
+    let out = out.assert_failure();
+    out.assert_stderr_contains("codecommit:GitPush");
     assert_eq!(rev(&s.bare, "refs/heads/x"), None);
 
     // Oversized request heads are refused before anything else runs.
@@ -455,8 +412,7 @@ fn ls_remote_ok(s: &Setup, who: (&str, &str)) -> bool {
     s.server
         .git(&s.root, &creds(who))
         .args(["ls-remote", &s.server.url("demo")])
-        .output()
-        .unwrap()
+        .run()
         .status
         .success()
 }
@@ -552,9 +508,9 @@ fn aws_cli_credential_helper_clones() {
         .env("AWS_SECRET_ACCESS_KEY", ALICE.1)
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env_remove("AWS_REGION")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}\n{}", text(&out), s.server.log());
+        .run()
+        .context("server log", s.server.log());
+    out.assert_success();
     assert!(s.root.join("aws-clone/README.md").is_file());
 }
 
@@ -604,10 +560,9 @@ fn http2_is_offered_only_when_enabled() {
             .git(&s.root, &creds(ALICE))
             .args(["clone", "-q", &s.server.url("demo"), dir])
             .env("GIT_CURL_VERBOSE", "1")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        String::from_utf8_lossy(&out.stderr).into_owned()
+            .run();
+        let out = out.assert_success();
+        out.stderr.clone()
     };
     assert!(trace(&s, "h1").contains("server accepted http/1.1"));
     let Setup {

@@ -1,19 +1,16 @@
-//! Helpers shared by the integration tests. Each test binary includes this
-//! module with `mod common;` and uses what it needs.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! Helpers shared by the integration tests (every module of the `it` test
+//! binary uses them as `crate::common`).
 
+pub mod cmd;
 pub mod git_server;
 pub mod nginx;
 pub mod server;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
+
+pub use cmd::{CommandExt, Run};
 
 /// True when running under CI (`CI=true`), where every external tool the
 /// tests use must be present: a missing tool fails the test instead of
@@ -22,9 +19,9 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// Returns true when `program` can be run (`program --version` exits 0).
-/// Outside CI a missing tool prints a skip message and returns false; under
-/// CI it panics, so a missing install step cannot pass silently.
+/// Returns true when `program` can be run (`program ARGS` exits 0).
+/// Outside CI a missing tool reports the skip and returns false; under CI
+/// it panics, so a missing install step cannot pass silently.
 pub fn require_tool(test: &str, program: &str, args: &[&str]) -> bool {
     let ok = Command::new(program)
         .args(args)
@@ -35,9 +32,23 @@ pub fn require_tool(test: &str, program: &str, args: &[&str]) -> bool {
             !in_ci(),
             "{test}: required tool `{program}` is missing under CI=true"
         );
-        eprintln!("SKIPPED {test}: `{program}` is not installed on this machine");
+        skip(
+            test,
+            &format!("`{program}` is not installed on this machine"),
+        );
     }
     ok
+}
+
+/// Reports that `test` did not run, and why. libtest captures the print
+/// macros of passing tests and shows the test as `ok`, so this writes to
+/// the process's stderr directly, where it shows in every run's output.
+pub fn skip(test: &str, why: &str) {
+    // libtest names each test's thread after the test's full path.
+    let thread = std::thread::current();
+    let name = thread.name().filter(|n| n.ends_with(test)).unwrap_or(test);
+    let line = format!("SKIPPED {name}: {why} (CI=true makes this a failure)\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Path of a binary built by Cargo for this package's integration tests.
@@ -65,16 +76,10 @@ pub fn isolated_git(cwd: &std::path::Path) -> Command {
     cmd
 }
 
-/// Runs `python3 ARGS` and returns its stdout; panics with its stderr when
-/// it fails.
+/// Runs `python3 ARGS` and returns its stdout; panics with the harness
+/// report when it fails.
 pub fn python3_ok(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("python3").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    Command::new("python3").args(args).ok().stdout_bytes
 }
 
 /// The `.json` files directly in `dir`, sorted by path.

@@ -1,13 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Cross-checks `gitiam::shared::sigv4::request::verify` against requests signed by
 //! botocore's own `SigV4Auth` (what the AWS CLI sends to STS).
 
-mod common;
+use crate::common;
 
 use gitiam::shared::sigv4::request::{self, ExpectedScope, SignedRequest};
 use gitiam::shared::sigv4::{SigningKeyCache, VerifyError, parse_amz_date};

@@ -7,8 +7,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
+
+use super::CommandExt as _;
 
 /// Default test account.
 pub const ACCOUNT: &str = "111122223333";
@@ -47,15 +49,10 @@ pub fn git_cmd(cwd: &Path) -> Command {
     cmd
 }
 
-/// Runs git and panics with its output unless it succeeds.
+/// Runs git, asserting it succeeds; returns stdout.
+#[track_caller]
 pub fn git_ok(cwd: &Path, args: &[&str]) -> String {
-    let out = git_cmd(cwd).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    git_cmd(cwd).args(args).ok().stdout
 }
 
 /// Creates the bare repository `repos/ACCOUNT/NAME.git` under `root` with one
@@ -79,18 +76,19 @@ pub fn bare_repo_with_commit(root: &Path, account: &str, name: &str) -> PathBuf 
 pub fn rev(bare: &Path, reference: &str) -> Option<String> {
     let out = git_cmd(bare)
         .args(["rev-parse", "--verify", "--quiet", reference])
-        .output()
-        .unwrap();
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .run();
+    out.succeeded().then(|| out.stdout.trim().to_string())
 }
 
 /// A running `gitiam serve`.
 pub struct TestServer {
-    /// Folder holding `gitiam.toml`.
+    /// Folder holding the configuration file.
     pub dir: PathBuf,
     pub port: u16,
+    /// The server's state folder (TLS certificate, audit log).
+    state: PathBuf,
+    /// Where the server's stderr goes.
+    log: PathBuf,
     child: Child,
 }
 
@@ -113,11 +111,42 @@ impl TestServer {
 
     /// Like [`TestServer::try_start`], with extra environment variables.
     pub fn try_start_with_env(dir: &Path, env: &[(&str, &str)]) -> Result<TestServer, String> {
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        Self::launch(
+            dir,
+            &dir.join("gitiam.toml"),
+            &dir.join(".gitiam"),
+            &dir.join("server.log"),
+            env,
+        )
+    }
+
+    /// Starts `gitiam serve --config CONFIG` for a configuration whose
+    /// `state_dir` is `STATE` (relative to `dir`, the folder holding the
+    /// configuration); the log goes to `dir/STATE.log`. For several servers
+    /// sharing one folder.
+    pub fn start_config(dir: &Path, config: &Path, state: &str) -> TestServer {
+        Self::launch(
+            dir,
+            config,
+            &dir.join(state),
+            &dir.join(format!("{state}.log")),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("gitiam serve did not start: {e}"))
+    }
+
+    fn launch(
+        dir: &Path,
+        config: &Path,
+        state: &Path,
+        log_path: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<TestServer, String> {
+        let log = std::fs::File::create(log_path).unwrap();
         let mut child = Command::new(super::bin("gitiam"))
             .envs(env.iter().copied())
             .args(["serve", "--config"])
-            .arg(dir.join("gitiam.toml"))
+            .arg(config)
             .args(["--listen", "127.0.0.1:0"])
             .env("GITIAM_LOG", "info")
             .stdin(Stdio::null())
@@ -144,35 +173,42 @@ impl TestServer {
                 Ok(TestServer {
                     dir: dir.to_path_buf(),
                     port,
+                    state: state.to_path_buf(),
+                    log: log_path.to_path_buf(),
                     child,
                 })
             }
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(std::fs::read_to_string(dir.join("server.log")).unwrap_or_default())
+                Err(std::fs::read_to_string(log_path).unwrap_or_default())
             }
         }
     }
 
+    /// `https://127.0.0.1:PORT` (the STS endpoint).
+    pub fn endpoint(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
     /// `https://127.0.0.1:PORT/v1/repos/NAME`.
     pub fn url(&self, repo: &str) -> String {
-        format!("https://127.0.0.1:{}/v1/repos/{repo}", self.port)
+        format!("{}/v1/repos/{repo}", self.endpoint())
     }
 
     /// The generated certificate (trust anchor for clients).
     pub fn cert(&self) -> PathBuf {
-        self.dir.join(".gitiam/tls/cert.pem")
+        self.state.join("tls/cert.pem")
     }
 
     /// What the server logged so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Every audit record so far.
     pub fn audit(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.join(".gitiam/audit.jsonl"))
+        std::fs::read_to_string(self.state.join("audit.jsonl"))
             .unwrap_or_default()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -273,16 +309,6 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Output as text, for messages.
-pub fn text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A response read by [`TestServer::request`].

@@ -1,19 +1,15 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The embedded backend (`git http-backend` as CGI) driven by the real
 //! `git` through a plain-HTTP test server: clone over protocol v0 and v2,
 //! push with `REMOTE_USER` set, and pushes refused with the library's
 //! receive-pack report, which real git must print as `[remote rejected]`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
-use common::git_server::{self, GitServer, bare_repo, cgi_backend, git, git_ok, rev, work_tree};
+use crate::common::git_server::{
+    self, GitServer, bare_repo, cgi_backend, git, git_ok, rev, work_tree,
+};
 use gitiam::shared::git::RefDenial;
 
 fn have_git(test: &str) -> bool {
@@ -43,22 +39,14 @@ fn clone_v0_and_v2_and_push() {
 
     for (i, version) in ["0", "2"].iter().enumerate() {
         let dest = tmp.path().join(format!("clone{i}"));
-        let out = git_server::clone_traced(tmp.path(), version, &server.url("demo"), &dest);
-        assert!(
-            out.status.success(),
-            "clone v{version}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let trace = String::from_utf8_lossy(&out.stderr);
+        let out = git_server::clone_traced(tmp.path(), version, &server.url("demo"), &dest)
+            .assert_success();
         if *version == "2" {
-            assert!(
-                trace.contains("version 2"),
-                "v2 was not negotiated:\n{trace}"
-            );
+            out.check(out.stderr.contains("version 2"), "v2 was not negotiated");
         } else {
-            assert!(
-                !trace.contains("packet:          git< version 2"),
-                "v0 clone used v2"
+            out.check(
+                !out.stderr.contains("packet:          git< version 2"),
+                "v0 clone used v2",
             );
         }
         assert_eq!(
@@ -103,10 +91,11 @@ fn missing_repository_is_not_found() {
         return;
     }
     let (tmp, server, _bare) = setup(None);
-    let out = git(tmp.path(), &["ls-remote", &server.url("nope")]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not found") || err.contains("404"), "{err}");
+    let out = git(tmp.path(), &["ls-remote", &server.url("nope")]).assert_failure();
+    out.check(
+        out.stderr.contains("not found") || out.stderr.contains("404"),
+        "expected not found",
+    );
 }
 
 fn deny_main() -> git_server::DenyRule {
@@ -138,37 +127,25 @@ fn denied_push_is_reported_like_git() {
     git_server::commit_file(&work, "x.txt", b"x\n", "denied change");
 
     // Default client: report-status-v2 + side-band-64k.
-    let out = git(&work, &["push", "origin", "main"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(
-            "! [remote rejected] main -> main (denied by policy alice.json statement DenyMain)"
-        ),
-        "{err}"
-    );
+    git(&work, &["push", "origin", "main"])
+        .assert_failure()
+        .assert_stderr_contains(
+            "! [remote rejected] main -> main (denied by policy alice.json statement DenyMain)",
+        );
     assert_eq!(rev(&bare, "refs/heads/main").unwrap(), before);
 
     // Two refs, one denied: neither is applied, the other names the reason.
-    let out = git(&work, &["push", "origin", "main", "main:refs/heads/topic"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("! [remote rejected] main -> main (denied by policy"),
-        "{err}"
-    );
-    assert!(
-        err.contains("! [remote rejected] main -> topic (push refused: another ref was denied)"),
-        "{err}"
+    let out = git(&work, &["push", "origin", "main", "main:refs/heads/topic"]).assert_failure();
+    out.assert_stderr_contains("! [remote rejected] main -> main (denied by policy");
+    out.assert_stderr_contains(
+        "! [remote rejected] main -> topic (push refused: another ref was denied)",
     );
     assert_eq!(rev(&bare, "refs/heads/topic"), None);
 
     // Deleting main is denied too; allowed refs still go through.
-    let out = git(&work, &["push", "origin", ":main"]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("[remote rejected] main (denied by policy")
-    );
+    git(&work, &["push", "origin", ":main"])
+        .assert_failure()
+        .assert_stderr_contains("[remote rejected] main (denied by policy");
     assert_eq!(rev(&bare, "refs/heads/main").unwrap(), before);
     git_ok(&work, &["push", "-q", "origin", "main:refs/heads/allowed"]);
     assert!(rev(&bare, "refs/heads/allowed").is_some());
@@ -211,18 +188,16 @@ fn denial_with_older_protocol_features() {
                 "main:refs/heads/other",
             ],
         );
-        assert!(!out.status.success(), "{hide:?}");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            stdout.contains(
+        out.check(!out.succeeded(), format_args!("{hide:?}: expected failure"));
+        out.check(
+            out.stdout.contains(
                 "!\trefs/heads/main:refs/heads/main\t[remote rejected] (denied by policy alice.json statement DenyMain)"
             ),
-            "{hide:?}: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            format_args!("{hide:?}: main not reported as denied"),
         );
-        assert!(
-            stdout.contains("!\trefs/heads/main:refs/heads/other\t[remote rejected] (push refused: another ref was denied)"),
-            "{hide:?}: {stdout}"
+        out.check(
+            out.stdout.contains("!\trefs/heads/main:refs/heads/other\t[remote rejected] (push refused: another ref was denied)"),
+            format_args!("{hide:?}: other not reported as refused"),
         );
         let push = server.pushes().pop().unwrap();
         for cap in hide {
@@ -253,10 +228,9 @@ fn denial_without_report_status_is_an_http_error() {
         &["report-status", "report-status-v2"],
     );
     git_ok(&work, &["remote", "set-url", "origin", &server.url("demo")]);
-    let out = git(&work, &["push", "origin", "main"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("403"), "{err}");
+    git(&work, &["push", "origin", "main"])
+        .assert_failure()
+        .assert_stderr_contains("403");
     let push = server.pushes().pop().unwrap();
     assert!(!push.capabilities.report_status() && !push.capabilities.report_status_v2());
     assert_eq!(rev(&bare, "refs/heads/main").unwrap(), before);
@@ -503,7 +477,7 @@ mod failures {
 /// data through the test server (CGI backend) and prints the process's
 /// peak RSS next to the wall times of the same clone through nginx +
 /// fcgiwrap and `git clone --no-local`. Run with
-/// `cargo test --release --test backend_cgi -- --ignored --nocapture`.
+/// `cargo test --release --test it backend_cgi:: -- --ignored --nocapture`.
 #[test]
 #[ignore = "measurement; run explicitly"]
 fn measure_large_push_and_clone() {

@@ -17,6 +17,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+use super::{CommandExt as _, Run};
+
 /// Account id every repository of the test server lives under.
 pub const ACCOUNT: &str = "111122223333";
 /// Principal the server forwards as (`REMOTE_USER`).
@@ -235,12 +237,12 @@ async fn handle(
 
 /// Runs `git` with an isolated configuration (no user or system config,
 /// fixed identity, no prompts) in `dir`; returns the output.
-pub fn git(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+pub fn git(dir: &std::path::Path, args: &[&str]) -> Run {
     git_env(dir, args, &[])
 }
 
 /// [`git`] with extra environment variables.
-pub fn git_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+pub fn git_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = super::isolated_git(dir);
     cmd.args(args)
         .env("HOME", dir)
@@ -249,7 +251,7 @@ pub fn git_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> st
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().unwrap()
+    cmd.run()
 }
 
 /// `git -c protocol.version=VERSION clone -q URL DEST` in `dir` with
@@ -259,7 +261,7 @@ pub fn clone_traced(
     version: &str,
     url: &str,
     dest: &std::path::Path,
-) -> std::process::Output {
+) -> Run {
     git_env(
         dir,
         &[
@@ -274,15 +276,10 @@ pub fn clone_traced(
     )
 }
 
-/// [`git`], panicking with its stderr when it fails; returns stdout.
+/// [`git`], asserting it succeeds; returns stdout.
+#[track_caller]
 pub fn git_ok(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = git(dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    git(dir, args).assert_success().stdout
 }
 
 /// Creates bare repository `ROOT/ACCOUNT/NAME.git` (extra `git init` args
@@ -319,9 +316,7 @@ pub fn commit_file(dir: &std::path::Path, file: &str, content: &[u8], msg: &str)
 /// `git rev-parse REF` in the bare repository, or None if it does not exist.
 pub fn rev(bare: &std::path::Path, reference: &str) -> Option<String> {
     let out = git(bare, &["rev-parse", "--verify", "-q", reference]);
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    out.succeeded().then(|| out.stdout.trim().to_owned())
 }
 
 /// A bodiless `GET info/refs?service=git-upload-pack` for repository `r` of

@@ -1,21 +1,15 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The upstream forwarder against a Git server that is not gitiam's own:
-//! Debian's nginx + fcgiwrap + `git http-backend` (tests/common/nginx.rs),
+//! Debian's nginx + fcgiwrap + `git http-backend` (tests/it/common/nginx.rs),
 //! with and without basic auth that gitiam presents via its upstream auth
 //! header; the client's own `Authorization` must never reach the upstream.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
+use crate::common::git_server::{self, GitServer, bare_repo, git, git_ok, rev, work_tree};
+use crate::common::nginx::NginxGit;
 use base64::Engine as _;
-use common::git_server::{self, GitServer, bare_repo, git, git_ok, rev, work_tree};
-use common::nginx::NginxGit;
 use gitiam::server::backend::{Backend, UpstreamAuth, UpstreamBackend, UpstreamConfig};
 use gitiam::shared::git::RefDenial;
 
@@ -47,7 +41,7 @@ fn clone_and_push_through_upstream_with_auth() {
     // The fixture itself enforces auth.
     let direct = format!("{}/{}/up.git", nginx.url, git_server::ACCOUNT);
     let out = git(tmp.path(), &["ls-remote", &direct]);
-    assert!(!out.status.success(), "nginx served without credentials");
+    out.check(!out.succeeded(), "nginx served without credentials");
 
     let server = GitServer::start(
         upstream(&nginx.url, Some(basic("gitiam", "upstream-secret"))),
@@ -55,13 +49,9 @@ fn clone_and_push_through_upstream_with_auth() {
     );
     let work = tmp.path().join("work");
     work_tree(&work, &server.url("up"), &[]);
-    let out = git(&work, &["push", "origin", "main"]);
-    assert!(
-        out.status.success(),
-        "push via upstream: {}\nnginx: {}",
-        String::from_utf8_lossy(&out.stderr),
-        nginx.error_log()
-    );
+    git(&work, &["push", "origin", "main"])
+        .context("nginx error log", nginx.error_log())
+        .assert_success();
     let head = git_ok(&work, &["rev-parse", "HEAD"]).trim().to_owned();
     assert_eq!(
         rev(&bare, "refs/heads/main").as_deref(),
@@ -71,15 +61,11 @@ fn clone_and_push_through_upstream_with_auth() {
 
     for version in ["0", "2"] {
         let dest = tmp.path().join(format!("clone-v{version}"));
-        let out = git_server::clone_traced(tmp.path(), version, &server.url("up"), &dest);
-        assert!(
-            out.status.success(),
-            "clone v{version}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = git_server::clone_traced(tmp.path(), version, &server.url("up"), &dest)
+            .assert_success();
         if version == "2" {
             // Git-Protocol reached http-backend through both proxies.
-            assert!(String::from_utf8_lossy(&out.stderr).contains("version 2"));
+            out.assert_stderr_contains("version 2");
         }
         assert_eq!(git_ok(&dest, &["rev-parse", "HEAD"]).trim(), head);
     }
@@ -106,17 +92,17 @@ fn client_authorization_is_not_forwarded() {
         .url("up")
         .replace("http://", "http://gitiam:upstream-secret@");
     let out = git(tmp.path(), &["ls-remote", &with_creds]);
-    assert!(
-        !out.status.success(),
-        "the client's Authorization reached the upstream"
+    out.check(
+        !out.succeeded(),
+        "the client's Authorization reached the upstream",
     );
     // The upstream's 401 is not passed on (git would prompt in vain).
-    assert!(String::from_utf8_lossy(&out.stderr).contains("502"));
+    out.assert_stderr_contains("502");
     // A wrong upstream credential fails the same way.
     let server = GitServer::start(upstream(&nginx.url, Some(basic("gitiam", "wrong"))), None);
-    let out = git(tmp.path(), &["ls-remote", &server.url("up")]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("502"));
+    git(tmp.path(), &["ls-remote", &server.url("up")])
+        .assert_failure()
+        .assert_stderr_contains("502");
 }
 
 #[test]
@@ -143,13 +129,11 @@ fn denied_push_never_reaches_upstream() {
     work_tree(&work, &server.url("up"), &[]);
     git_ok(&work, &["push", "-q", "origin", "main"]);
     git_ok(&work, &["tag", "v1"]);
-    let out = git(&work, &["push", "origin", "v1"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("! [remote rejected] v1 -> v1 (denied by policy t.json statement NoTags)"),
-        "{err}"
-    );
+    git(&work, &["push", "origin", "v1"])
+        .assert_failure()
+        .assert_stderr_contains(
+            "! [remote rejected] v1 -> v1 (denied by policy t.json statement NoTags)",
+        );
     assert_eq!(rev(&bare, "refs/tags/v1"), None);
 }
 
@@ -166,10 +150,9 @@ fn unreachable_upstream_is_bad_gateway() {
         .unwrap()
         .port();
     let server = GitServer::start(upstream(&format!("http://127.0.0.1:{port}"), None), None);
-    let out = git(tmp.path(), &["ls-remote", &server.url("up")]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("502"), "{err}");
+    git(tmp.path(), &["ls-remote", &server.url("up")])
+        .assert_failure()
+        .assert_stderr_contains("502");
 }
 
 /// A CA and a server certificate for 127.0.0.1/localhost signed by it,
@@ -218,13 +201,9 @@ fn https_upstream_with_ca_file() {
     );
     let work = tmp.path().join("work");
     work_tree(&work, &server.url("tls"), &[]);
-    let out = git(&work, &["push", "origin", "main"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        nginx.error_log()
-    );
+    git(&work, &["push", "origin", "main"])
+        .context("nginx error log", nginx.error_log())
+        .assert_success();
     let head = git_ok(&work, &["rev-parse", "HEAD"]).trim().to_owned();
     assert_eq!(
         rev(&bare, "refs/heads/main").as_deref(),
@@ -243,9 +222,9 @@ fn https_upstream_with_ca_file() {
         Backend::Upstream(UpstreamBackend::new(config).unwrap()),
         None,
     );
-    let out = git(tmp.path(), &["ls-remote", &server.url("tls")]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("502"));
+    git(tmp.path(), &["ls-remote", &server.url("tls")])
+        .assert_failure()
+        .assert_stderr_contains("502");
 }
 
 #[tokio::test]

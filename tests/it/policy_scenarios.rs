@@ -22,14 +22,8 @@
 //!   "invalid": [{"name": "...", "document": { ... }, "error": "substring of the PolicyError"}]
 //! }
 //! ```
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,9 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Reliability of `gitiam serve` under misbehaving clients and backends:
 //! slow request heads (slowloris), a push whose body stalls, the connection
 //! limit, graceful shutdown with work in flight, backend failures and
@@ -15,11 +9,9 @@
 //! long things took) are printed with `eprintln!` for docs/RELIABILITY.md;
 //! see them with `--nocapture`.
 
-mod common;
-
 use std::net::TcpStream as StdTcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,7 +20,10 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use common::server::{ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, text, write};
+use crate::common::Run;
+use crate::common::server::{
+    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, write,
+};
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
 
@@ -123,7 +118,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Runs `cmd` to its end; panics if it is still running after `bound`.
-fn run(cmd: &mut Command, bound: Duration) -> Output {
+fn run(cmd: &mut Command, bound: Duration) -> Run {
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -136,7 +131,7 @@ fn run(cmd: &mut Command, bound: Duration) -> Output {
         let _ = tx.send(child.wait_with_output());
     });
     match rx.recv_timeout(bound) {
-        Ok(out) => out.unwrap(),
+        Ok(out) => Run::of(cmd, out.unwrap()),
         Err(_) => {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
@@ -187,7 +182,7 @@ fn clone_with_big_commit(
             .args(["clone", "-q", &server.url("demo"), name]),
         BOUND,
     );
-    assert!(out.status.success(), "clone failed: {}", text(&out));
+    out.check(out.succeeded(), "clone failed");
     let work = root.join(name);
     let mut data = vec![0u8; size];
     rand::rng().fill_bytes(&mut data);
@@ -432,8 +427,8 @@ fn slow_request_heads_are_closed_after_header_read_timeout() {
             .args(["ls-remote", &server.url("demo")]),
         BOUND,
     );
-    assert!(out.status.success(), "ls-remote failed: {}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("refs/heads/main"));
+    out.check(out.succeeded(), "ls-remote failed");
+    out.assert_stdout_contains("refs/heads/main");
     assert_eq!(server.request("GET", "/healthz", &[]).status, 200);
     assert!(
         !dribble.is_finished() && !silent.is_finished() && !no_tls.is_finished(),
@@ -506,14 +501,10 @@ fn push_with_a_stalled_body_fails_after_body_idle_timeout() {
         relay.stalled.load(Ordering::SeqCst),
         "the relay never stalled"
     );
-    assert!(
-        !out.status.success(),
-        "stalled push succeeded: {}",
-        text(&out)
-    );
+    out.check(!out.succeeded(), "stalled push succeeded");
     eprintln!(
         "FIGURE stalled push (body_idle_timeout_secs = 1): git push failed after {took:?}: {}",
-        String::from_utf8_lossy(&out.stderr).trim()
+        out.stderr.as_str().trim()
     );
     assert_eq!(
         refs(&e.bare),
@@ -548,11 +539,7 @@ fn push_with_a_stalled_body_fails_after_body_idle_timeout() {
         ]),
         BOUND,
     );
-    assert!(
-        out.status.success(),
-        "push after the stall failed: {}",
-        text(&out)
-    );
+    out.check(out.succeeded(), "push after the stall failed");
     assert!(rev(&e.bare, "refs/heads/big").is_some());
 }
 
@@ -673,7 +660,7 @@ fn connections_beyond_max_connections_wait_until_a_slot_frees() {
             .args(["ls-remote", &server.url("demo")]),
         BOUND,
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_success();
 }
 
 // ---------------------------------------------------------------------------
@@ -723,11 +710,7 @@ fn sigterm_lets_a_push_in_flight_finish_and_refuses_new_connections() {
         "the push ended before new connections were refused; slow it down"
     );
     let out = join_within("the push", push, BOUND);
-    assert!(
-        out.status.success(),
-        "push in flight failed: {}",
-        text(&out)
-    );
+    out.check(out.succeeded(), "push in flight failed");
     assert_eq!(
         rev(&e.bare, "refs/heads/slow").as_deref(),
         Some(head.as_str())
@@ -765,7 +748,7 @@ fn sigterm_with_a_stalled_request_exits_after_shutdown_timeout() {
     let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("shutdown timeout"), "{log}");
     let out = join_within("the stalled push", push, BOUND);
-    assert!(!out.status.success(), "{}", text(&out));
+    out.assert_failure();
     assert_eq!(refs(&e.bare), before);
 }
 
@@ -788,12 +771,8 @@ fn missing_repository_is_404() {
             .args(["ls-remote", &server.url("nosuch")]),
         BOUND,
     );
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not found"),
-        "{}",
-        text(&out)
-    );
+    let out = out.assert_failure();
+    out.assert_stderr_contains("not found");
 }
 
 #[test]
@@ -816,12 +795,8 @@ fn failing_git_http_backend_is_502_with_a_message() {
             .args(["ls-remote", &server.url("broken")]),
         BOUND,
     );
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("502"),
-        "{}",
-        text(&out)
-    );
+    let out = out.assert_failure();
+    out.assert_stderr_contains("502");
     let record =
         server.wait_audit(|r| r["path"] == "/v1/repos/broken/info/refs" && r["status"] == 502);
     assert!(record["reason"].is_string(), "{record}");
@@ -844,10 +819,10 @@ fn failing_git_http_backend_is_502_with_a_message() {
         ]),
         BOUND,
     );
-    assert!(!out.status.success(), "{}", text(&out));
+    let out = out.assert_failure();
     eprintln!(
         "clone of a gutted repository: {}",
-        String::from_utf8_lossy(&out.stderr).trim()
+        out.stderr.as_str().trim()
     );
 
     // The server keeps serving.
@@ -857,7 +832,7 @@ fn failing_git_http_backend_is_502_with_a_message() {
             .args(["ls-remote", &server.url("demo")]),
         BOUND,
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_success();
 }
 
 fn upstream_env(upstream_port: u16) -> Env {
@@ -898,12 +873,8 @@ fn upstream_not_listening_is_502() {
             .args(["ls-remote", &server.url("demo")]),
         BOUND,
     );
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("502"),
-        "{}",
-        text(&out)
-    );
+    let out = out.assert_failure();
+    out.assert_stderr_contains("502");
 }
 
 #[test]
@@ -935,12 +906,8 @@ fn upstream_that_never_answers_is_504() {
             .args(["ls-remote", &server.url("demo")]),
         BOUND,
     );
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("504"),
-        "{}",
-        text(&out)
-    );
+    let out = out.assert_failure();
+    out.assert_stderr_contains("504");
     assert_eq!(server.request("GET", "/healthz", &[]).status, 200);
 }
 
@@ -989,12 +956,12 @@ fn reload_under_load_never_fails_uncleanly() {
             let mut unclean = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 let out = run(&mut cmd, BOUND);
-                let err = String::from_utf8_lossy(&out.stderr);
+                let err = out.stderr.as_str();
                 // ls-remote is two requests (protocol v2: GET info/refs,
                 // then POST git-upload-pack); a reload between them fails
                 // the second one, as cleanly.
                 if out.status.success() {
-                    assert!(String::from_utf8_lossy(&out.stdout).contains("refs/heads/main"));
+                    out.assert_stdout_contains("refs/heads/main");
                     ok += 1;
                 } else if err.contains("The requested URL returned error: 403") {
                     e403 += 1;
@@ -1003,7 +970,7 @@ fn reload_under_load_never_fails_uncleanly() {
                 {
                     e401 += 1;
                 } else {
-                    unclean.push(format!("at {:?}: {}", SystemTime::now(), text(&out)));
+                    unclean.push(format!("at {:?}: {}", SystemTime::now(), out));
                 }
             }
             (ok, e401, e403, unclean)
@@ -1043,11 +1010,7 @@ fn reload_under_load_never_fails_uncleanly() {
     });
     std::thread::sleep(Duration::from_millis(1200));
     let out = run(&mut ls, BOUND);
-    assert!(
-        out.status.success(),
-        "last good configuration lost: {}",
-        text(&out)
-    );
+    out.check(out.succeeded(), "last good configuration lost");
 
     let audit: Vec<_> = server
         .audit()

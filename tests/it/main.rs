@@ -1,0 +1,28 @@
+//! The integration tests, as one test binary (one link of the crate instead
+//! of one per area). Each module covers one area; `common` holds the shared
+//! helpers: test servers, the command harness, tool checks.
+//!
+//! Run one area with `cargo test --test it AREA::`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+mod backend_cgi;
+mod backend_upstream;
+mod credential_helper;
+mod credential_interop;
+mod git_protocol;
+mod policy_cli;
+mod policy_matcher;
+mod policy_scenarios;
+mod proxy_git;
+mod proxy_reliability;
+mod proxy_upstream;
+mod serve_cli;
+mod sigv4_botocore;
+mod sts_cli;
