@@ -12,7 +12,9 @@
 
 mod common;
 
+mod architecture;
 mod backend_cgi;
+mod backend_symrefs;
 mod backend_upstream;
 mod credential_helper;
 mod credential_interop;

@@ -283,6 +283,80 @@ fn clone_fetch_and_push_per_ref() {
     assert_eq!(rev(&s.bare, "refs/heads/feature"), None);
 }
 
+/// A push names `refs/heads/alias`, a symbolic ref an administrator made to
+/// `refs/heads/main`; receive-pack would move main. gitiam decides main too.
+#[test]
+fn a_push_through_a_symbolic_ref_is_decided_on_its_target() {
+    if !common::require_tool(
+        "a_push_through_a_symbolic_ref_is_decided_on_its_target",
+        "git",
+        &["--version"],
+    ) {
+        return;
+    }
+    let s = setup();
+    let alice = creds(ALICE);
+    git_ok(
+        &s.bare,
+        &["symbolic-ref", "refs/heads/alias", "refs/heads/main"],
+    );
+    git_ok(
+        &s.bare,
+        &["symbolic-ref", "refs/heads/to-dev", "refs/heads/dev"],
+    );
+    let work = clone(&s, ALICE, "work");
+    let main_before = rev(&s.bare, "refs/heads/main").unwrap();
+    let head = commit(&work, "alias.txt");
+
+    // Update and delete through the alias: both would move main.
+    for (refspec, shown) in [
+        ("HEAD:refs/heads/alias", "HEAD -> alias"),
+        (":refs/heads/alias", "alias"),
+    ] {
+        let out = s
+            .server
+            .git(&work, &alice)
+            .args(["push", "origin", refspec])
+            .run()
+            .context("server log", s.server.log())
+            .assert_failure();
+        out.assert_stderr_contains(&format!(
+            "! [remote rejected] {shown} (denied by policy policies/developers.json statement \
+             DenyPushToMain (refs/heads/alias is a symbolic ref to refs/heads/main))"
+        ));
+        assert_eq!(
+            rev(&s.bare, "refs/heads/main").as_deref(),
+            Some(main_before.as_str()),
+            "{refspec}"
+        );
+    }
+    assert_eq!(
+        git_ok(&s.bare, &["symbolic-ref", "refs/heads/alias"]).trim(),
+        "refs/heads/main"
+    );
+    let record = s
+        .server
+        .wait_audit(|r| r["refs"][0] == "refs/heads/alias" && r["decision"] == "explicitDeny");
+    assert_eq!(record["symref_targets"][0], "refs/heads/main", "{record}");
+    assert_eq!(record["statement"], "DenyPushToMain");
+
+    // A symbolic ref to an allowed branch moves that branch, as git does.
+    s.server
+        .git(&work, &alice)
+        .args(["push", "origin", "HEAD:refs/heads/to-dev"])
+        .run()
+        .context("server log", s.server.log())
+        .assert_success();
+    assert_eq!(
+        rev(&s.bare, "refs/heads/dev").as_deref(),
+        Some(head.as_str())
+    );
+    assert_eq!(
+        rev(&s.bare, "refs/heads/main").as_deref(),
+        Some(main_before.as_str())
+    );
+}
+
 fn assert_auth_fails(s: &Setup, username: &str, password: &str, reason: &str) {
     let out = s
         .server

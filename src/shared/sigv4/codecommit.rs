@@ -159,7 +159,7 @@ mod tests {
 
     /// Value computed with botocore's `SigV4Auth` exactly as
     /// `awscli/customizations/codecommit.py` does (see
-    /// tests/credential_interop.rs for the live cross-check).
+    /// tests/it/credential_interop.rs for the live cross-check).
     #[test]
     fn known_string_to_sign() {
         let cr = canonical_request(

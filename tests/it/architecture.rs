@@ -4,8 +4,6 @@
 //! higher floor or from the other side (client vs server), and no cycle
 //! between modules, nor between the files of the policy engine.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

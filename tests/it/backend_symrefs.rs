@@ -1,9 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! `Backend::push_targets` (issue 13: a push to a symbolic ref moves its
 //! target) against real components: the embedded backend reading bare
 //! repositories made by `git`, and the upstream backend asking Debian's
@@ -11,14 +5,13 @@
 //! protocol v2 `ls-refs`. Both must agree on the same repository, and an
 //! upstream that only answers protocol v0 must fail closed.
 
-mod common;
-
 use std::convert::Infallible;
 use std::path::Path;
 
+use crate::common;
+use crate::common::git_server::{self, GitServer, bare_repo, git_ok, rev, work_tree};
+use crate::common::nginx::NginxGit;
 use bytes::Bytes;
-use common::git_server::{self, GitServer, bare_repo, git_ok, rev, work_tree};
-use common::nginx::NginxGit;
 use gitiam::server::backend::{
     Backend, BackendError, RefTargets, UpstreamAuth, UpstreamBackend, UpstreamConfig,
 };
