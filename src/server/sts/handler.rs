@@ -20,24 +20,23 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, Uri};
 
+use super::authn;
 use super::error::{ErrorCode, StsError};
 use super::oidc;
 use super::query::{self, AssumeRoleInput, StsAction, WebIdentityInput};
 use super::xml;
 use crate::server::access::{self, Authenticated, RequestFacts, messages};
-use crate::server::identity::{self, Identity};
+use crate::server::identity::Identity;
 use crate::server::session::keys::KeySet;
 use crate::server::session::token::{self, SessionGrant};
 use crate::shared::config::sts::StsSettings;
 use crate::shared::config::{Directory, Role};
 use crate::shared::policy::{Context, Decision, PrincipalInfo, StatementRef};
 use crate::shared::sigv4::SigningKeyCache;
-use crate::shared::sigv4::request::{self as sigv4_request, ExpectedScope, SignedRequest};
 
 /// Role chaining sessions last at most one hour, as in AWS.
 pub const ROLE_CHAINING_MAX: Duration = Duration::from_secs(3600);
-/// The signing service name of STS requests.
-pub const SERVICE: &str = "sts";
+pub use super::authn::SERVICE;
 
 /// What the STS endpoint needs from the server; borrowed for one request
 /// (the proxy holds the current directory and key set).
@@ -139,7 +138,7 @@ async fn serve(
     if parsed.is_err() && !req.headers.contains_key(http::header::AUTHORIZATION) {
         return parsed.map(|_| String::new());
     }
-    let caller = authenticate(ctx, req, audit)?;
+    let caller = authn::authenticate(ctx, req, audit)?;
     match parsed? {
         StsAction::GetCallerIdentity => Ok(xml::caller_identity(
             &xml::CallerIdentity {
@@ -152,82 +151,6 @@ async fn serve(
         StsAction::AssumeRole(input) => assume_role(ctx, req, &caller, &input, audit),
         StsAction::AssumeRoleWithWebIdentity(_) => Err(StsError::internal()),
     }
-}
-
-/// Resolves the signing key id to a caller and checks the SigV4 signature
-/// with its secret.
-fn authenticate(
-    ctx: &StsContext<'_>,
-    req: &StsRequest<'_>,
-    audit: &mut StsAudit,
-) -> Result<Authenticated, StsError> {
-    if !req.headers.contains_key(http::header::AUTHORIZATION) {
-        return Err(StsError::new(
-            ErrorCode::MissingAuthenticationToken,
-            "Request is missing Authentication Token",
-        ));
-    }
-    let auth = sigv4_request::parse_authorization(req.headers).map_err(|e| {
-        audit.detail = Some(e.to_string());
-        StsError::new(ErrorCode::IncompleteSignature, e.to_string())
-    })?;
-    audit.access_key_id = Some(auth.access_key_id.clone());
-    let session_token = sigv4_request::security_token(req.headers).map_err(|e| {
-        audit.detail = Some(e.to_string());
-        StsError::new(ErrorCode::IncompleteSignature, e.to_string())
-    })?;
-    let resolved = identity::resolve(
-        ctx.directory,
-        ctx.keys,
-        &auth.access_key_id,
-        session_token,
-        req.now,
-    )
-    .map_err(|e| {
-        audit.detail = Some(e.to_string());
-        match e.aws_error_code() {
-            "ExpiredToken" => StsError::expired_token(),
-            _ => StsError::invalid_client_token(),
-        }
-    })?;
-    let signed = SignedRequest {
-        method: req.method.as_str(),
-        path: req.uri.path(),
-        query: req.uri.query().unwrap_or(""),
-        headers: req.headers,
-        body: req.body,
-    };
-    let expected = ExpectedScope {
-        region: ctx.region,
-        service: SERVICE,
-    };
-    let proof = sigv4_request::verify(
-        &auth,
-        &signed,
-        resolved.secret.expose(),
-        expected,
-        req.now,
-        ctx.max_clock_skew,
-        ctx.signing_keys,
-    )
-    .map_err(|e| {
-        audit.detail = Some(e.to_string());
-        match e.aws_error_code() {
-            "IncompleteSignature" => StsError::new(ErrorCode::IncompleteSignature, e.to_string()),
-            _ => match e {
-                crate::shared::sigv4::VerifyError::SignatureMismatch => {
-                    StsError::signature_mismatch()
-                }
-                other => StsError::new(ErrorCode::SignatureDoesNotMatch, other.to_string()),
-            },
-        }
-    })?;
-    audit.principal = Some(resolved.identity.arn().to_owned());
-    Ok(Authenticated::new(
-        resolved.identity,
-        auth.access_key_id.clone(),
-        proof,
-    ))
 }
 
 /// The request-level context keys every STS decision sees.
