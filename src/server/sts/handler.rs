@@ -13,7 +13,6 @@
 //! within the same account, the caller's own policies must allow
 //! `sts:AssumeRole` on the role too (always so across accounts).
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
@@ -22,21 +21,20 @@ use http::{HeaderMap, Method, Response, Uri};
 
 use super::authn;
 use super::error::{ErrorCode, StsError};
+use super::issue::{self, NewSession};
 use super::oidc;
 use super::query::{self, AssumeRoleInput, StsAction, WebIdentityInput};
 use super::xml;
 use crate::server::access::{self, Authenticated, RequestFacts, messages};
 use crate::server::identity::Identity;
 use crate::server::session::keys::KeySet;
-use crate::server::session::token::{self, SessionGrant};
 use crate::shared::config::sts::StsSettings;
 use crate::shared::config::{Directory, Role};
 use crate::shared::policy::{Context, Decision, PrincipalInfo, StatementRef};
 use crate::shared::sigv4::SigningKeyCache;
 
-/// Role chaining sessions last at most one hour, as in AWS.
-pub const ROLE_CHAINING_MAX: Duration = Duration::from_secs(3600);
 pub use super::authn::SERVICE;
+pub use super::issue::ROLE_CHAINING_MAX;
 
 /// What the STS endpoint needs from the server; borrowed for one request
 /// (the proxy holds the current directory and key set).
@@ -168,60 +166,6 @@ fn add_role_context(context: &mut Context, role: &Role) {
     }
 }
 
-/// Picks the session length: the request's, or the default capped by the
-/// role (and by one hour for role chaining), with AWS's messages when the
-/// request asks for too much.
-fn session_duration(
-    requested: Option<u32>,
-    default: Duration,
-    role: &Role,
-    chained: bool,
-) -> Result<Duration, StsError> {
-    let role_max = Duration::from_secs(role.max_session_duration);
-    match requested {
-        Some(secs) => {
-            let d = Duration::from_secs(u64::from(secs));
-            if chained && d > ROLE_CHAINING_MAX {
-                return Err(StsError::validation(
-                    "The requested DurationSeconds exceeds the 1 hour session limit for roles \
-                     assumed by role chaining.",
-                ));
-            }
-            if d > role_max {
-                return Err(StsError::validation(
-                    "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-                ));
-            }
-            Ok(d)
-        }
-        None => {
-            let mut d = default.min(role_max);
-            if chained {
-                d = d.min(ROLE_CHAINING_MAX);
-            }
-            Ok(d)
-        }
-    }
-}
-
-/// AWS's `PackedPolicySize`: how full the packed session policy and tags
-/// are, in percent of the space a session has for them (2048 bytes here).
-fn packed_policy_size(policy: Option<&str>, tags: &[(String, String)]) -> Result<u32, StsError> {
-    let policy_len = policy.map_or(0, |p| p.split_whitespace().map(str::len).sum::<usize>());
-    let tags_len: usize = tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-    let percent = (policy_len + tags_len).saturating_mul(100).div_ceil(2048);
-    if percent > 100 {
-        return Err(StsError::new(
-            ErrorCode::PackedPolicyTooLarge,
-            format!(
-                "Packed size of consolidated session policies and tags exceeds 100% of allowed \
-                 size ({percent}%)"
-            ),
-        ));
-    }
-    Ok(u32::try_from(percent).unwrap_or(100))
-}
-
 fn assume_role(
     ctx: &StsContext<'_>,
     req: &StsRequest<'_>,
@@ -330,39 +274,23 @@ fn assume_role(
         return Err(StsError::access_denied(message));
     }
 
-    // Checked only once the caller may assume the role, so that the role's
-    // limits tell nothing to those who may not.
-    let duration = session_duration(
-        input.duration_seconds,
-        ctx.settings.default_duration,
-        &role,
-        chained,
-    )?;
-    let policy = input.policy.as_ref().map(|p| p.text.clone());
-    // Inherited transitive tags count too: everything must fit the token.
-    let packed = (policy.is_some() || !tags.is_empty())
-        .then(|| packed_policy_size(policy.as_deref(), &tags))
-        .transpose()?;
-    let grant = SessionGrant {
-        account: role.account.clone(),
-        role_arn: role.arn.clone(),
-        role_name: role.name.clone(),
-        role_id: role.role_id.clone(),
-        session_name: input.role_session_name.clone(),
-        source_identity,
-        tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
-        policy,
-        federated_provider: None,
-        chained,
-        duration,
-    };
-    let issued = token::issue_with_transitive_tags(ctx.keys, grant, transitive_tag_keys, req.now)
-        .map_err(|e| {
-        tracing::error!(error = %e, "cannot issue session token");
-        StsError::internal()
-    })?;
-    audit.issued_access_key_id = Some(issued.claims.akid.clone());
-    Ok(xml::assume_role(&issued, None, packed, req.request_id))
+    issue::issue(
+        ctx,
+        req,
+        NewSession {
+            role: &role,
+            session_name: &input.role_session_name,
+            duration_seconds: input.duration_seconds,
+            policy: input.policy.as_ref(),
+            source_identity,
+            tags,
+            transitive_tag_keys,
+            federated_provider: None,
+            chained,
+        },
+        None,
+        audit,
+    )
 }
 
 async fn web_identity(
@@ -432,114 +360,25 @@ async fn web_identity(
         return Err(not_authorized());
     }
 
-    let duration = session_duration(
-        input.duration_seconds,
-        ctx.settings.default_duration,
-        &role,
-        false,
-    )?;
-    let policy = input.policy.as_ref().map(|p| p.text.clone());
-    let packed = policy
-        .as_deref()
-        .map(|p| packed_policy_size(Some(p), &[]))
-        .transpose()?;
-    let grant = SessionGrant {
-        account: role.account.clone(),
-        role_arn: role.arn.clone(),
-        role_name: role.name.clone(),
-        role_id: role.role_id.clone(),
-        session_name: input.role_session_name.clone(),
-        source_identity: None,
-        tags: BTreeMap::new(),
-        policy,
-        federated_provider: Some(provider.arn.clone()),
-        chained: false,
-        duration,
-    };
-    let issued = token::issue(ctx.keys, grant, req.now).map_err(|e| {
-        tracing::error!(error = %e, "cannot issue session token");
-        StsError::internal()
-    })?;
-    audit.issued_access_key_id = Some(issued.claims.akid.clone());
-    Ok(xml::assume_role(
-        &issued,
+    issue::issue(
+        ctx,
+        req,
+        NewSession {
+            role: &role,
+            session_name: &input.role_session_name,
+            duration_seconds: input.duration_seconds,
+            policy: input.policy.as_ref(),
+            source_identity: None,
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            federated_provider: Some(provider.arn.clone()),
+            chained: false,
+        },
         Some(&xml::WebIdentityFacts {
             subject: &web.subject,
             audience: &web.audience,
             provider: &web.issuer,
         }),
-        packed,
-        req.request_id,
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::shared::policy::Policy;
-
-    fn role(max: u64) -> Role {
-        Role {
-            account: "444455556666".into(),
-            name: "r".into(),
-            arn: "arn:aws:iam::444455556666:role/r".into(),
-            role_id: "AROAEXAMPLE".into(),
-            trust_policy: Arc::new(
-                Policy::parse(
-                    "t",
-                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
-                )
-                .unwrap(),
-            ),
-            policies: Vec::new(),
-            max_session_duration: max,
-            tags: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn durations_follow_aws_limits() {
-        let hour = Duration::from_secs(3600);
-        let r = role(7200);
-        assert_eq!(session_duration(None, hour, &r, false).unwrap(), hour);
-        assert_eq!(
-            session_duration(Some(7200), hour, &r, false).unwrap(),
-            Duration::from_secs(7200)
-        );
-        assert!(
-            session_duration(Some(7201), hour, &r, false)
-                .unwrap_err()
-                .message
-                .contains("MaxSessionDuration")
-        );
-        assert!(
-            session_duration(Some(3601), hour, &r, true)
-                .unwrap_err()
-                .message
-                .contains("1 hour")
-        );
-        // A long default is capped by the role and by chaining, silently.
-        let long = Duration::from_secs(43_200);
-        assert_eq!(
-            session_duration(None, long, &r, false).unwrap(),
-            Duration::from_secs(7200)
-        );
-        assert_eq!(session_duration(None, long, &r, true).unwrap(), hour);
-    }
-
-    #[test]
-    fn packed_size_is_a_percentage_with_a_ceiling() {
-        assert_eq!(packed_policy_size(None, &[]).unwrap(), 0);
-        let small = packed_policy_size(Some(r#"{ "Version" : "2012-10-17" }"#), &[]).unwrap();
-        assert!((1..=5).contains(&small), "{small}");
-        let tags: Vec<(String, String)> = (0..50)
-            .map(|i| (format!("key{i:03}{}", "k".repeat(100)), "v".repeat(200)))
-            .collect();
-        assert_eq!(
-            packed_policy_size(None, &tags).unwrap_err().code,
-            ErrorCode::PackedPolicyTooLarge
-        );
-    }
+        audit,
+    )
 }

@@ -11,6 +11,7 @@
 mod authn;
 pub mod error;
 pub mod handler;
+mod issue;
 pub mod oidc;
 pub mod query;
 pub mod xml;
