@@ -1,17 +1,13 @@
-//! The STS endpoint (`POST /` of `gitiam serve`): authenticate, decide,
-//! issue, answer.
+//! The STS endpoint (`POST /` of `gitiam serve`): the request, outcome and
+//! audit types, [`handle`] and the dispatch of each action to its module.
 //!
-//! Signed requests are authenticated exactly like Git requests, through
-//! [`identity::resolve`] and then the standard SigV4 check; so users and
-//! assumed-role sessions both work, which is what makes
-//! `GetCallerIdentity` with temporary credentials and role chaining work.
-//! `AssumeRoleWithWebIdentity` is unsigned (as in AWS): the OIDC token is
-//! the credential.
-//!
-//! AssumeRole follows AWS's rules for resource-based policies: the role's
-//! trust policy must allow the caller; unless it names the caller itself
-//! within the same account, the caller's own policies must allow
-//! `sts:AssumeRole` on the role too (always so across accounts).
+//! Signed requests are authenticated exactly like Git requests (see
+//! [`super::authn`]); so users and assumed-role sessions both work, which is
+//! what makes `GetCallerIdentity` with temporary credentials and role
+//! chaining work. `AssumeRoleWithWebIdentity` is unsigned (as in AWS): the
+//! OIDC token is the credential. Every authorization decision is the access
+//! core's ([`crate::server::access`]); [`super::assume_role`] says what is
+//! asked, [`super::issue`] issues.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -19,14 +15,13 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, Uri};
 
-use super::authn;
 use super::error::{ErrorCode, StsError};
 use super::issue::{self, NewSession};
 use super::oidc;
-use super::query::{self, AssumeRoleInput, StsAction, WebIdentityInput};
+use super::query::{self, StsAction, WebIdentityInput};
 use super::xml;
-use crate::server::access::{self, Authenticated, RequestFacts, messages};
-use crate::server::identity::Identity;
+use super::{assume_role, authn};
+use crate::server::access::{self, RequestFacts};
 use crate::server::session::keys::KeySet;
 use crate::shared::config::sts::StsSettings;
 use crate::shared::config::{Directory, Role};
@@ -146,13 +141,13 @@ async fn serve(
             },
             req.request_id,
         )),
-        StsAction::AssumeRole(input) => assume_role(ctx, req, &caller, &input, audit),
+        StsAction::AssumeRole(input) => assume_role::assume_role(ctx, req, &caller, &input, audit),
         StsAction::AssumeRoleWithWebIdentity(_) => Err(StsError::internal()),
     }
 }
 
 /// The request-level context keys every STS decision sees.
-fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Context {
+pub(super) fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Context {
     access::request_context(&RequestFacts {
         source_ip: req.source_ip,
         now: req.now,
@@ -160,137 +155,10 @@ fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Context {
     })
 }
 
-fn add_role_context(context: &mut Context, role: &Role) {
+pub(super) fn add_role_context(context: &mut Context, role: &Role) {
     for (k, v) in &role.tags {
         context.insert(format!("aws:ResourceTag/{k}"), v.clone());
     }
-}
-
-fn assume_role(
-    ctx: &StsContext<'_>,
-    req: &StsRequest<'_>,
-    authenticated: &Authenticated,
-    input: &AssumeRoleInput,
-    audit: &mut StsAudit,
-) -> Result<String, StsError> {
-    const ACTION: &str = "sts:AssumeRole";
-    audit.resource = Some(input.role_arn.clone());
-    let caller = authenticated.identity();
-    let deny = |reason: &str| {
-        StsError::access_denied(messages::not_authorized(
-            caller.arn(),
-            ACTION,
-            &input.role_arn,
-            reason,
-        ))
-    };
-    // An unknown role is refused like a forbidden one: callers from other
-    // accounts must not learn which roles exist.
-    let Some(role) = ctx.directory.role_by_arn(&input.role_arn) else {
-        audit.detail = Some("no such role".into());
-        audit.decision = Some(Decision::ImplicitDeny);
-        return Err(deny(""));
-    };
-    let chained = matches!(caller, Identity::AssumedRole(_));
-    // A chained session keeps its source identity; it cannot be changed.
-    let inherited_source = match caller {
-        Identity::AssumedRole(s) => s.claims.source_identity.clone(),
-        Identity::User(_) => None,
-    };
-    if let (Some(old), Some(new)) = (&inherited_source, &input.source_identity)
-        && old != new
-    {
-        return Err(StsError::access_denied(
-            "The source identity of a role chaining session cannot be changed",
-        ));
-    }
-    let source_identity = input.source_identity.clone().or(inherited_source);
-
-    // Transitive session tags pass on through role chaining and cannot be
-    // replaced there (AWS's rule).
-    let mut tags: Vec<(String, String)> = input.tags.clone();
-    let mut transitive_tag_keys = input.transitive_tag_keys.clone();
-    if let Identity::AssumedRole(s) = caller {
-        for key in &s.claims.transitive_tag_keys {
-            let Some((k, v)) = s
-                .claims
-                .tags
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            else {
-                continue;
-            };
-            if tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
-                return Err(StsError::validation(format!(
-                    "The tag key {k} is a transitive tag of the calling session and cannot be \
-                     overridden"
-                )));
-            }
-            tags.push((k.clone(), v.clone()));
-            transitive_tag_keys.push(k.clone());
-        }
-    }
-
-    let mut context = base_context(ctx, req);
-    caller.fill_context(&mut context);
-    add_role_context(&mut context, &role);
-    context.insert("sts:RoleSessionName", input.role_session_name.clone());
-    if let Some(id) = &input.external_id {
-        context.insert("sts:ExternalId", id.clone());
-    }
-    if let Some(d) = input.duration_seconds {
-        context.insert("sts:DurationSeconds", d.to_string());
-    }
-    if let Some(s) = &input.source_identity {
-        context.insert("sts:SourceIdentity", s.clone());
-    }
-    for (k, v) in &input.tags {
-        context.insert(format!("aws:RequestTag/{k}"), v.clone());
-    }
-    if !input.tags.is_empty() {
-        context.set(
-            "aws:TagKeys",
-            input.tags.iter().map(|(k, _)| k.clone()).collect(),
-        );
-    }
-    if !input.transitive_tag_keys.is_empty() {
-        context.set("sts:TransitiveTagKeys", input.transitive_tag_keys.clone());
-    }
-
-    // AWS asks for separate permissions to tag a session and to set a source
-    // identity, in the trust policy and in the caller's policies alike.
-    let mut actions = vec![ACTION];
-    if !input.tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    if input.source_identity.is_some() {
-        actions.push("sts:SetSourceIdentity");
-    }
-
-    let decision = access::decide_assume_role(authenticated, &role, &actions, &context);
-    audit.decision = Some(decision.decision);
-    audit.deciding = decision.deciding;
-    if let Some(message) = decision.denied {
-        return Err(StsError::access_denied(message));
-    }
-
-    issue::issue(
-        ctx,
-        req,
-        NewSession {
-            role: &role,
-            session_name: &input.role_session_name,
-            duration_seconds: input.duration_seconds,
-            policy: input.policy.as_ref(),
-            source_identity,
-            tags,
-            transitive_tag_keys,
-            federated_provider: None,
-            chained,
-        },
-        None,
-        audit,
-    )
 }
 
 async fn web_identity(

@@ -8,6 +8,7 @@
 //! - [`handler`]: the endpoint: authenticate, decide, issue;
 //! - [`error`] and [`xml`]: AWS error codes and the XML answers.
 
+mod assume_role;
 mod authn;
 pub mod error;
 pub mod handler;
