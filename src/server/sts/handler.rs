@@ -6,8 +6,8 @@
 //! what makes `GetCallerIdentity` with temporary credentials and role
 //! chaining work. `AssumeRoleWithWebIdentity` is unsigned (as in AWS): the
 //! OIDC token is the credential. Every authorization decision is the access
-//! core's ([`crate::server::access`]); [`super::assume_role`] says what is
-//! asked, [`super::issue`] issues.
+//! core's ([`crate::server::access`]); [`super::assume_role`] and
+//! [`super::web_identity`] say what is asked, [`super::issue`] issues.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -16,16 +16,14 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Response, Uri};
 
 use super::error::{ErrorCode, StsError};
-use super::issue::{self, NewSession};
-use super::oidc;
-use super::query::{self, StsAction, WebIdentityInput};
+use super::query::{self, StsAction};
 use super::xml;
-use super::{assume_role, authn};
+use super::{assume_role, authn, web_identity};
 use crate::server::access::{self, RequestFacts};
 use crate::server::session::keys::KeySet;
 use crate::shared::config::sts::StsSettings;
 use crate::shared::config::{Directory, Role};
-use crate::shared::policy::{Context, Decision, PrincipalInfo, StatementRef};
+use crate::shared::policy::{Context, Decision, StatementRef};
 use crate::shared::sigv4::SigningKeyCache;
 
 pub use super::authn::SERVICE;
@@ -108,6 +106,8 @@ pub async fn handle(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> StsOutcome {
     StsOutcome { response, audit }
 }
 
+/// Dispatches the action: web identity before any signature check (it has
+/// none), everything else once the caller is authenticated.
 async fn serve(
     ctx: &StsContext<'_>,
     req: &StsRequest<'_>,
@@ -124,7 +124,7 @@ async fn serve(
         audit.action = Some(action.name());
     }
     if let Ok(StsAction::AssumeRoleWithWebIdentity(input)) = parsed {
-        return web_identity(ctx, req, &input, audit).await;
+        return web_identity::web_identity(ctx, req, &input, audit).await;
     }
     // A request that does not parse is answered with its validation error
     // only once its signature checks out (or when it is not signed at all).
@@ -142,6 +142,7 @@ async fn serve(
             req.request_id,
         )),
         StsAction::AssumeRole(input) => assume_role::assume_role(ctx, req, &caller, &input, audit),
+        // Served above, unsigned; never reached.
         StsAction::AssumeRoleWithWebIdentity(_) => Err(StsError::internal()),
     }
 }
@@ -155,98 +156,10 @@ pub(super) fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Contex
     })
 }
 
+/// The role's tags as `aws:ResourceTag/...`: the role is the resource both
+/// AssumeRole paths decide on.
 pub(super) fn add_role_context(context: &mut Context, role: &Role) {
     for (k, v) in &role.tags {
         context.insert(format!("aws:ResourceTag/{k}"), v.clone());
     }
-}
-
-async fn web_identity(
-    ctx: &StsContext<'_>,
-    req: &StsRequest<'_>,
-    input: &WebIdentityInput,
-    audit: &mut StsAudit,
-) -> Result<String, StsError> {
-    const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
-    audit.resource = Some(input.role_arn.clone());
-    let not_authorized =
-        || StsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
-    let Some(role) = ctx.directory.role_by_arn(&input.role_arn) else {
-        audit.detail = Some("no such role".into());
-        audit.decision = Some(Decision::ImplicitDeny);
-        return Err(not_authorized());
-    };
-    let issuer = oidc::unverified_issuer(&input.web_identity_token)?;
-    let Some(provider) = ctx
-        .directory
-        .oidc_providers(&role.account)
-        .iter()
-        .find(|p| p.matches_issuer(&issuer))
-    else {
-        return Err(StsError::new(
-            ErrorCode::InvalidIdentityToken,
-            format!(
-                "No OpenIDConnect provider found in your account for {}",
-                issuer.chars().take(256).collect::<String>()
-            ),
-        ));
-    };
-    audit.principal = Some(provider.arn.clone());
-    let web = oidc::verify(
-        provider,
-        &input.web_identity_token,
-        req.now,
-        ctx.settings.web_identity_leeway,
-    )
-    .await?;
-    let mut context = base_context(ctx, req);
-    add_role_context(&mut context, &role);
-    context.insert("aws:FederatedProvider", provider.arn.clone());
-    context.insert(format!("{}:sub", provider.host), web.subject.clone());
-    context.insert(format!("{}:aud", provider.host), web.aud_context.clone());
-    if !web.amr.is_empty() {
-        context.set(format!("{}:amr", provider.host), web.amr.clone());
-    }
-    context.insert("sts:RoleSessionName", input.role_session_name.clone());
-    if let Some(d) = input.duration_seconds {
-        context.insert("sts:DurationSeconds", d.to_string());
-    }
-    let principal = PrincipalInfo {
-        arn: provider.arn.clone(),
-        account: provider.account.clone(),
-        role_arn: None,
-        federated: Some(provider.arn.clone()),
-    };
-    let trust = access::evaluate_trust(&role, &principal, ACTION, &context);
-    audit.decision = Some(trust.decision);
-    audit.deciding = trust.deciding;
-    if trust.decision != Decision::Allowed {
-        audit.detail = Some(format!(
-            "trust policy: {} for sub {}",
-            trust.decision, web.subject
-        ));
-        return Err(not_authorized());
-    }
-
-    issue::issue(
-        ctx,
-        req,
-        NewSession {
-            role: &role,
-            session_name: &input.role_session_name,
-            duration_seconds: input.duration_seconds,
-            policy: input.policy.as_ref(),
-            source_identity: None,
-            tags: Vec::new(),
-            transitive_tag_keys: Vec::new(),
-            federated_provider: Some(provider.arn.clone()),
-            chained: false,
-        },
-        Some(&xml::WebIdentityFacts {
-            subject: &web.subject,
-            audience: &web.audience,
-            provider: &web.issuer,
-        }),
-        audit,
-    )
 }
