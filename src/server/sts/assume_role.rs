@@ -44,7 +44,10 @@ pub fn assume_role(
         )));
     };
     let source_identity = source_identity(caller, input)?;
-    let (tags, transitive_tag_keys) = session_tags(caller, input)?;
+    let SessionTags {
+        tags,
+        transitive_tag_keys,
+    } = session_tags(caller, input)?;
 
     let context = request_context(ctx, req, caller, &role, input);
     let decision = access::decide_assume_role(authenticated, &role, &actions(input), &context);
@@ -86,17 +89,25 @@ fn source_identity(caller: &Identity, input: &AssumeRoleInput) -> Result<Option<
     Ok(input.source_identity.clone().or(inherited))
 }
 
+/// The new session's tags.
+struct SessionTags {
+    /// In request order, then the calling session's transitive ones.
+    tags: Vec<(String, String)>,
+    /// Keys of `tags` that pass on to sessions the new one assumes.
+    transitive_tag_keys: Vec<String>,
+}
+
 /// The new session's tags and transitive tag keys: the request's, plus the
 /// calling session's transitive tags. Those pass on through role chaining
 /// and cannot be replaced there (AWS's rule).
-fn session_tags(
-    caller: &Identity,
-    input: &AssumeRoleInput,
-) -> Result<(Vec<(String, String)>, Vec<String>), StsError> {
+fn session_tags(caller: &Identity, input: &AssumeRoleInput) -> Result<SessionTags, StsError> {
     let mut tags: Vec<(String, String)> = input.tags.clone();
     let mut transitive_tag_keys = input.transitive_tag_keys.clone();
     let Identity::AssumedRole(s) = caller else {
-        return Ok((tags, transitive_tag_keys));
+        return Ok(SessionTags {
+            tags,
+            transitive_tag_keys,
+        });
     };
     for key in &s.claims.transitive_tag_keys {
         let Some((k, v)) = s
@@ -116,7 +127,10 @@ fn session_tags(
         tags.push((k.clone(), v.clone()));
         transitive_tag_keys.push(k.clone());
     }
-    Ok((tags, transitive_tag_keys))
+    Ok(SessionTags {
+        tags,
+        transitive_tag_keys,
+    })
 }
 
 /// The IAM context of the decision: the request's, the caller's, the

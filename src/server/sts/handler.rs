@@ -2,12 +2,12 @@
 //! audit types, [`handle`] and the dispatch of each action to its module.
 //!
 //! Signed requests are authenticated exactly like Git requests (see
-//! [`super::authn`]); so users and assumed-role sessions both work, which is
+//! `authn`); so users and assumed-role sessions both work, which is
 //! what makes `GetCallerIdentity` with temporary credentials and role
 //! chaining work. `AssumeRoleWithWebIdentity` is unsigned (as in AWS): the
 //! OIDC token is the credential. Every authorization decision is the access
-//! core's ([`crate::server::access`]); [`super::assume_role`] and
-//! [`super::web_identity`] say what is asked, [`super::issue`] issues.
+//! core's ([`crate::server::access`]); `assume_role` and
+//! `web_identity` say what is asked, `issue` issues.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
