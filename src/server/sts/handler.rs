@@ -1,19 +1,14 @@
-//! The STS endpoint (`POST /` of `gitiam serve`): authenticate, decide,
-//! issue, answer.
+//! The STS endpoint (`POST /` of `gitiam serve`): the request, outcome and
+//! audit types, [`handle`] and the dispatch of each action to its module.
 //!
-//! Signed requests are authenticated exactly like Git requests, through
-//! [`identity::resolve`] and then the standard SigV4 check; so users and
-//! assumed-role sessions both work, which is what makes
-//! `GetCallerIdentity` with temporary credentials and role chaining work.
-//! `AssumeRoleWithWebIdentity` is unsigned (as in AWS): the OIDC token is
-//! the credential.
-//!
-//! AssumeRole follows AWS's rules for resource-based policies: the role's
-//! trust policy must allow the caller; unless it names the caller itself
-//! within the same account, the caller's own policies must allow
-//! `sts:AssumeRole` on the role too (always so across accounts).
+//! Signed requests are authenticated exactly like Git requests (see
+//! `authn`); so users and assumed-role sessions both work, which is
+//! what makes `GetCallerIdentity` with temporary credentials and role
+//! chaining work. `AssumeRoleWithWebIdentity` is unsigned (as in AWS): the
+//! OIDC token is the credential. Every authorization decision is the access
+//! core's ([`crate::server::access`]); `assume_role` and
+//! `web_identity` say what is asked, `issue` issues.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
@@ -21,23 +16,18 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Response, Uri};
 
 use super::error::{ErrorCode, StsError};
-use super::oidc;
-use super::query::{self, AssumeRoleInput, StsAction, WebIdentityInput};
+use super::query::{self, StsAction};
 use super::xml;
-use crate::server::access::{self, Authenticated, RequestFacts, messages};
-use crate::server::identity::{self, Identity};
+use super::{assume_role, authn, web_identity};
+use crate::server::access::{self, RequestFacts};
 use crate::server::session::keys::KeySet;
-use crate::server::session::token::{self, SessionGrant};
 use crate::shared::config::sts::StsSettings;
 use crate::shared::config::{Directory, Role};
-use crate::shared::policy::{Context, Decision, PrincipalInfo, StatementRef};
+use crate::shared::policy::{Context, Decision, StatementRef};
 use crate::shared::sigv4::SigningKeyCache;
-use crate::shared::sigv4::request::{self as sigv4_request, ExpectedScope, SignedRequest};
 
-/// Role chaining sessions last at most one hour, as in AWS.
-pub const ROLE_CHAINING_MAX: Duration = Duration::from_secs(3600);
-/// The signing service name of STS requests.
-pub const SERVICE: &str = "sts";
+pub use super::authn::SERVICE;
+pub use super::issue::ROLE_CHAINING_MAX;
 
 /// What the STS endpoint needs from the server; borrowed for one request
 /// (the proxy holds the current directory and key set).
@@ -116,6 +106,8 @@ pub async fn handle(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> StsOutcome {
     StsOutcome { response, audit }
 }
 
+/// Dispatches the action: web identity before any signature check (it has
+/// none), everything else once the caller is authenticated.
 async fn serve(
     ctx: &StsContext<'_>,
     req: &StsRequest<'_>,
@@ -132,14 +124,14 @@ async fn serve(
         audit.action = Some(action.name());
     }
     if let Ok(StsAction::AssumeRoleWithWebIdentity(input)) = parsed {
-        return web_identity(ctx, req, &input, audit).await;
+        return web_identity::web_identity(ctx, req, &input, audit).await;
     }
     // A request that does not parse is answered with its validation error
     // only once its signature checks out (or when it is not signed at all).
     if parsed.is_err() && !req.headers.contains_key(http::header::AUTHORIZATION) {
         return parsed.map(|_| String::new());
     }
-    let caller = authenticate(ctx, req, audit)?;
+    let caller = authn::authenticate(ctx, req, audit)?;
     match parsed? {
         StsAction::GetCallerIdentity => Ok(xml::caller_identity(
             &xml::CallerIdentity {
@@ -149,89 +141,14 @@ async fn serve(
             },
             req.request_id,
         )),
-        StsAction::AssumeRole(input) => assume_role(ctx, req, &caller, &input, audit),
+        StsAction::AssumeRole(input) => assume_role::assume_role(ctx, req, &caller, &input, audit),
+        // Served above, unsigned; never reached.
         StsAction::AssumeRoleWithWebIdentity(_) => Err(StsError::internal()),
     }
 }
 
-/// Resolves the signing key id to a caller and checks the SigV4 signature
-/// with its secret.
-fn authenticate(
-    ctx: &StsContext<'_>,
-    req: &StsRequest<'_>,
-    audit: &mut StsAudit,
-) -> Result<Authenticated, StsError> {
-    if !req.headers.contains_key(http::header::AUTHORIZATION) {
-        return Err(StsError::new(
-            ErrorCode::MissingAuthenticationToken,
-            "Request is missing Authentication Token",
-        ));
-    }
-    let auth = sigv4_request::parse_authorization(req.headers).map_err(|e| {
-        audit.detail = Some(e.to_string());
-        StsError::new(ErrorCode::IncompleteSignature, e.to_string())
-    })?;
-    audit.access_key_id = Some(auth.access_key_id.clone());
-    let session_token = sigv4_request::security_token(req.headers).map_err(|e| {
-        audit.detail = Some(e.to_string());
-        StsError::new(ErrorCode::IncompleteSignature, e.to_string())
-    })?;
-    let resolved = identity::resolve(
-        ctx.directory,
-        ctx.keys,
-        &auth.access_key_id,
-        session_token,
-        req.now,
-    )
-    .map_err(|e| {
-        audit.detail = Some(e.to_string());
-        match e.aws_error_code() {
-            "ExpiredToken" => StsError::expired_token(),
-            _ => StsError::invalid_client_token(),
-        }
-    })?;
-    let signed = SignedRequest {
-        method: req.method.as_str(),
-        path: req.uri.path(),
-        query: req.uri.query().unwrap_or(""),
-        headers: req.headers,
-        body: req.body,
-    };
-    let expected = ExpectedScope {
-        region: ctx.region,
-        service: SERVICE,
-    };
-    let proof = sigv4_request::verify(
-        &auth,
-        &signed,
-        resolved.secret.expose(),
-        expected,
-        req.now,
-        ctx.max_clock_skew,
-        ctx.signing_keys,
-    )
-    .map_err(|e| {
-        audit.detail = Some(e.to_string());
-        match e.aws_error_code() {
-            "IncompleteSignature" => StsError::new(ErrorCode::IncompleteSignature, e.to_string()),
-            _ => match e {
-                crate::shared::sigv4::VerifyError::SignatureMismatch => {
-                    StsError::signature_mismatch()
-                }
-                other => StsError::new(ErrorCode::SignatureDoesNotMatch, other.to_string()),
-            },
-        }
-    })?;
-    audit.principal = Some(resolved.identity.arn().to_owned());
-    Ok(Authenticated::new(
-        resolved.identity,
-        auth.access_key_id.clone(),
-        proof,
-    ))
-}
-
 /// The request-level context keys every STS decision sees.
-fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Context {
+pub(super) fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Context {
     access::request_context(&RequestFacts {
         source_ip: req.source_ip,
         now: req.now,
@@ -239,384 +156,10 @@ fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Context {
     })
 }
 
-fn add_role_context(context: &mut Context, role: &Role) {
+/// The role's tags as `aws:ResourceTag/...`: the role is the resource both
+/// AssumeRole paths decide on.
+pub(super) fn add_role_context(context: &mut Context, role: &Role) {
     for (k, v) in &role.tags {
         context.insert(format!("aws:ResourceTag/{k}"), v.clone());
-    }
-}
-
-/// Picks the session length: the request's, or the default capped by the
-/// role (and by one hour for role chaining), with AWS's messages when the
-/// request asks for too much.
-fn session_duration(
-    requested: Option<u32>,
-    default: Duration,
-    role: &Role,
-    chained: bool,
-) -> Result<Duration, StsError> {
-    let role_max = Duration::from_secs(role.max_session_duration);
-    match requested {
-        Some(secs) => {
-            let d = Duration::from_secs(u64::from(secs));
-            if chained && d > ROLE_CHAINING_MAX {
-                return Err(StsError::validation(
-                    "The requested DurationSeconds exceeds the 1 hour session limit for roles \
-                     assumed by role chaining.",
-                ));
-            }
-            if d > role_max {
-                return Err(StsError::validation(
-                    "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-                ));
-            }
-            Ok(d)
-        }
-        None => {
-            let mut d = default.min(role_max);
-            if chained {
-                d = d.min(ROLE_CHAINING_MAX);
-            }
-            Ok(d)
-        }
-    }
-}
-
-/// AWS's `PackedPolicySize`: how full the packed session policy and tags
-/// are, in percent of the space a session has for them (2048 bytes here).
-fn packed_policy_size(policy: Option<&str>, tags: &[(String, String)]) -> Result<u32, StsError> {
-    let policy_len = policy.map_or(0, |p| p.split_whitespace().map(str::len).sum::<usize>());
-    let tags_len: usize = tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-    let percent = (policy_len + tags_len).saturating_mul(100).div_ceil(2048);
-    if percent > 100 {
-        return Err(StsError::new(
-            ErrorCode::PackedPolicyTooLarge,
-            format!(
-                "Packed size of consolidated session policies and tags exceeds 100% of allowed \
-                 size ({percent}%)"
-            ),
-        ));
-    }
-    Ok(u32::try_from(percent).unwrap_or(100))
-}
-
-fn assume_role(
-    ctx: &StsContext<'_>,
-    req: &StsRequest<'_>,
-    authenticated: &Authenticated,
-    input: &AssumeRoleInput,
-    audit: &mut StsAudit,
-) -> Result<String, StsError> {
-    const ACTION: &str = "sts:AssumeRole";
-    audit.resource = Some(input.role_arn.clone());
-    let caller = authenticated.identity();
-    let deny = |reason: &str| {
-        StsError::access_denied(messages::not_authorized(
-            caller.arn(),
-            ACTION,
-            &input.role_arn,
-            reason,
-        ))
-    };
-    // An unknown role is refused like a forbidden one: callers from other
-    // accounts must not learn which roles exist.
-    let Some(role) = ctx.directory.role_by_arn(&input.role_arn) else {
-        audit.detail = Some("no such role".into());
-        audit.decision = Some(Decision::ImplicitDeny);
-        return Err(deny(""));
-    };
-    let chained = matches!(caller, Identity::AssumedRole(_));
-    // A chained session keeps its source identity; it cannot be changed.
-    let inherited_source = match caller {
-        Identity::AssumedRole(s) => s.claims.source_identity.clone(),
-        Identity::User(_) => None,
-    };
-    if let (Some(old), Some(new)) = (&inherited_source, &input.source_identity)
-        && old != new
-    {
-        return Err(StsError::access_denied(
-            "The source identity of a role chaining session cannot be changed",
-        ));
-    }
-    let source_identity = input.source_identity.clone().or(inherited_source);
-
-    // Transitive session tags pass on through role chaining and cannot be
-    // replaced there (AWS's rule).
-    let mut tags: Vec<(String, String)> = input.tags.clone();
-    let mut transitive_tag_keys = input.transitive_tag_keys.clone();
-    if let Identity::AssumedRole(s) = caller {
-        for key in &s.claims.transitive_tag_keys {
-            let Some((k, v)) = s
-                .claims
-                .tags
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            else {
-                continue;
-            };
-            if tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
-                return Err(StsError::validation(format!(
-                    "The tag key {k} is a transitive tag of the calling session and cannot be \
-                     overridden"
-                )));
-            }
-            tags.push((k.clone(), v.clone()));
-            transitive_tag_keys.push(k.clone());
-        }
-    }
-
-    let mut context = base_context(ctx, req);
-    caller.fill_context(&mut context);
-    add_role_context(&mut context, &role);
-    context.insert("sts:RoleSessionName", input.role_session_name.clone());
-    if let Some(id) = &input.external_id {
-        context.insert("sts:ExternalId", id.clone());
-    }
-    if let Some(d) = input.duration_seconds {
-        context.insert("sts:DurationSeconds", d.to_string());
-    }
-    if let Some(s) = &input.source_identity {
-        context.insert("sts:SourceIdentity", s.clone());
-    }
-    for (k, v) in &input.tags {
-        context.insert(format!("aws:RequestTag/{k}"), v.clone());
-    }
-    if !input.tags.is_empty() {
-        context.set(
-            "aws:TagKeys",
-            input.tags.iter().map(|(k, _)| k.clone()).collect(),
-        );
-    }
-    if !input.transitive_tag_keys.is_empty() {
-        context.set("sts:TransitiveTagKeys", input.transitive_tag_keys.clone());
-    }
-
-    // AWS asks for separate permissions to tag a session and to set a source
-    // identity, in the trust policy and in the caller's policies alike.
-    let mut actions = vec![ACTION];
-    if !input.tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    if input.source_identity.is_some() {
-        actions.push("sts:SetSourceIdentity");
-    }
-
-    let decision = access::decide_assume_role(authenticated, &role, &actions, &context);
-    audit.decision = Some(decision.decision);
-    audit.deciding = decision.deciding;
-    if let Some(message) = decision.denied {
-        return Err(StsError::access_denied(message));
-    }
-
-    // Checked only once the caller may assume the role, so that the role's
-    // limits tell nothing to those who may not.
-    let duration = session_duration(
-        input.duration_seconds,
-        ctx.settings.default_duration,
-        &role,
-        chained,
-    )?;
-    let policy = input.policy.as_ref().map(|p| p.text.clone());
-    // Inherited transitive tags count too: everything must fit the token.
-    let packed = (policy.is_some() || !tags.is_empty())
-        .then(|| packed_policy_size(policy.as_deref(), &tags))
-        .transpose()?;
-    let grant = SessionGrant {
-        account: role.account.clone(),
-        role_arn: role.arn.clone(),
-        role_name: role.name.clone(),
-        role_id: role.role_id.clone(),
-        session_name: input.role_session_name.clone(),
-        source_identity,
-        tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
-        policy,
-        federated_provider: None,
-        chained,
-        duration,
-    };
-    let issued = token::issue_with_transitive_tags(ctx.keys, grant, transitive_tag_keys, req.now)
-        .map_err(|e| {
-        tracing::error!(error = %e, "cannot issue session token");
-        StsError::internal()
-    })?;
-    audit.issued_access_key_id = Some(issued.claims.akid.clone());
-    Ok(xml::assume_role(&issued, None, packed, req.request_id))
-}
-
-async fn web_identity(
-    ctx: &StsContext<'_>,
-    req: &StsRequest<'_>,
-    input: &WebIdentityInput,
-    audit: &mut StsAudit,
-) -> Result<String, StsError> {
-    const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
-    audit.resource = Some(input.role_arn.clone());
-    let not_authorized =
-        || StsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
-    let Some(role) = ctx.directory.role_by_arn(&input.role_arn) else {
-        audit.detail = Some("no such role".into());
-        audit.decision = Some(Decision::ImplicitDeny);
-        return Err(not_authorized());
-    };
-    let issuer = oidc::unverified_issuer(&input.web_identity_token)?;
-    let Some(provider) = ctx
-        .directory
-        .oidc_providers(&role.account)
-        .iter()
-        .find(|p| p.matches_issuer(&issuer))
-    else {
-        return Err(StsError::new(
-            ErrorCode::InvalidIdentityToken,
-            format!(
-                "No OpenIDConnect provider found in your account for {}",
-                issuer.chars().take(256).collect::<String>()
-            ),
-        ));
-    };
-    audit.principal = Some(provider.arn.clone());
-    let web = oidc::verify(
-        provider,
-        &input.web_identity_token,
-        req.now,
-        ctx.settings.web_identity_leeway,
-    )
-    .await?;
-    let mut context = base_context(ctx, req);
-    add_role_context(&mut context, &role);
-    context.insert("aws:FederatedProvider", provider.arn.clone());
-    context.insert(format!("{}:sub", provider.host), web.subject.clone());
-    context.insert(format!("{}:aud", provider.host), web.aud_context.clone());
-    if !web.amr.is_empty() {
-        context.set(format!("{}:amr", provider.host), web.amr.clone());
-    }
-    context.insert("sts:RoleSessionName", input.role_session_name.clone());
-    if let Some(d) = input.duration_seconds {
-        context.insert("sts:DurationSeconds", d.to_string());
-    }
-    let principal = PrincipalInfo {
-        arn: provider.arn.clone(),
-        account: provider.account.clone(),
-        role_arn: None,
-        federated: Some(provider.arn.clone()),
-    };
-    let trust = access::evaluate_trust(&role, &principal, ACTION, &context);
-    audit.decision = Some(trust.decision);
-    audit.deciding = trust.deciding;
-    if trust.decision != Decision::Allowed {
-        audit.detail = Some(format!(
-            "trust policy: {} for sub {}",
-            trust.decision, web.subject
-        ));
-        return Err(not_authorized());
-    }
-
-    let duration = session_duration(
-        input.duration_seconds,
-        ctx.settings.default_duration,
-        &role,
-        false,
-    )?;
-    let policy = input.policy.as_ref().map(|p| p.text.clone());
-    let packed = policy
-        .as_deref()
-        .map(|p| packed_policy_size(Some(p), &[]))
-        .transpose()?;
-    let grant = SessionGrant {
-        account: role.account.clone(),
-        role_arn: role.arn.clone(),
-        role_name: role.name.clone(),
-        role_id: role.role_id.clone(),
-        session_name: input.role_session_name.clone(),
-        source_identity: None,
-        tags: BTreeMap::new(),
-        policy,
-        federated_provider: Some(provider.arn.clone()),
-        chained: false,
-        duration,
-    };
-    let issued = token::issue(ctx.keys, grant, req.now).map_err(|e| {
-        tracing::error!(error = %e, "cannot issue session token");
-        StsError::internal()
-    })?;
-    audit.issued_access_key_id = Some(issued.claims.akid.clone());
-    Ok(xml::assume_role(
-        &issued,
-        Some(&xml::WebIdentityFacts {
-            subject: &web.subject,
-            audience: &web.audience,
-            provider: &web.issuer,
-        }),
-        packed,
-        req.request_id,
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::shared::policy::Policy;
-
-    fn role(max: u64) -> Role {
-        Role {
-            account: "444455556666".into(),
-            name: "r".into(),
-            arn: "arn:aws:iam::444455556666:role/r".into(),
-            role_id: "AROAEXAMPLE".into(),
-            trust_policy: Arc::new(
-                Policy::parse(
-                    "t",
-                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
-                )
-                .unwrap(),
-            ),
-            policies: Vec::new(),
-            max_session_duration: max,
-            tags: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn durations_follow_aws_limits() {
-        let hour = Duration::from_secs(3600);
-        let r = role(7200);
-        assert_eq!(session_duration(None, hour, &r, false).unwrap(), hour);
-        assert_eq!(
-            session_duration(Some(7200), hour, &r, false).unwrap(),
-            Duration::from_secs(7200)
-        );
-        assert!(
-            session_duration(Some(7201), hour, &r, false)
-                .unwrap_err()
-                .message
-                .contains("MaxSessionDuration")
-        );
-        assert!(
-            session_duration(Some(3601), hour, &r, true)
-                .unwrap_err()
-                .message
-                .contains("1 hour")
-        );
-        // A long default is capped by the role and by chaining, silently.
-        let long = Duration::from_secs(43_200);
-        assert_eq!(
-            session_duration(None, long, &r, false).unwrap(),
-            Duration::from_secs(7200)
-        );
-        assert_eq!(session_duration(None, long, &r, true).unwrap(), hour);
-    }
-
-    #[test]
-    fn packed_size_is_a_percentage_with_a_ceiling() {
-        assert_eq!(packed_policy_size(None, &[]).unwrap(), 0);
-        let small = packed_policy_size(Some(r#"{ "Version" : "2012-10-17" }"#), &[]).unwrap();
-        assert!((1..=5).contains(&small), "{small}");
-        let tags: Vec<(String, String)> = (0..50)
-            .map(|i| (format!("key{i:03}{}", "k".repeat(100)), "v".repeat(200)))
-            .collect();
-        assert_eq!(
-            packed_policy_size(None, &tags).unwrap_err().code,
-            ErrorCode::PackedPolicyTooLarge
-        );
     }
 }

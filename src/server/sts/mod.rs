@@ -5,13 +5,21 @@
 //!
 //! - [`query`]: the AWS Query protocol form body, validated;
 //! - [`oidc`]: web identity (OIDC) token verification;
-//! - [`handler`]: the endpoint: authenticate, decide, issue;
+//! - [`handler`]: the endpoint: request and audit types, dispatch;
+//! - `authn`: SigV4 authentication of signed requests;
+//! - `assume_role` and `web_identity`: what each AssumeRole path asks the
+//!   access core, and what the new session carries;
+//! - `issue`: what both paths do once allowed (limits, token, answer);
 //! - [`error`] and [`xml`]: AWS error codes and the XML answers.
 
+mod assume_role;
+mod authn;
 pub mod error;
 pub mod handler;
+mod issue;
 pub mod oidc;
 pub mod query;
+mod web_identity;
 pub mod xml;
 
 pub use error::{ErrorCode, StsError};
