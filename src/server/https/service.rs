@@ -13,7 +13,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::server::sts::handler::{self as sts_handler, StsContext, StsRequest};
+use crate::server::sts::{self, StsContext, StsRequest};
 use crate::shared::git::{
     self, DrainLimits, DrainOutcome, GitEndpoint, GitService, InspectLimits, RepoName,
 };
@@ -321,7 +321,7 @@ async fn sts_request(
         request_id: &record.request_id,
         now: info.now,
     };
-    let outcome = sts_handler::handle(&ctx, &request).await;
+    let outcome = sts::handle(&ctx, &request).await;
     let audit = outcome.audit;
     record.action = audit.action.map(|a| format!("sts:{a}"));
     record.access_key_id = audit.access_key_id;

@@ -10,9 +10,9 @@
 //! session carries over from the calling one.
 
 use super::error::StsError;
-use super::handler::{StsAudit, StsContext, StsRequest, add_role_context, base_context};
 use super::issue::{self, NewSession};
 use super::query::AssumeRoleInput;
+use super::request::{StsAudit, StsContext, StsRequest, add_role_context, base_context};
 use crate::server::access::{self, Authenticated, messages};
 use crate::server::identity::Identity;
 use crate::shared::config::Role;

@@ -8,7 +8,7 @@
 //! error code STS uses for it, no more telling than AWS's own message.
 
 use super::error::{ErrorCode, StsError};
-use super::handler::{StsAudit, StsContext, StsRequest};
+use super::request::{StsAudit, StsContext, StsRequest};
 use crate::server::access::Authenticated;
 use crate::server::identity::{self, Resolved};
 use crate::shared::sigv4::request::{

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::error::{ErrorCode, StsError};
-use super::handler::{StsAudit, StsContext, StsRequest};
 use super::query::SessionPolicy;
+use super::request::{StsAudit, StsContext, StsRequest};
 use super::xml;
 use crate::server::session::token::{self, SessionGrant};
 use crate::shared::config::Role;

@@ -5,7 +5,8 @@
 //!
 //! - [`query`]: the AWS Query protocol form body, validated;
 //! - [`oidc`]: web identity (OIDC) token verification;
-//! - [`handler`]: the endpoint: request and audit types, dispatch;
+//! - [`handler`]: the endpoint and its dispatch; `request`: the request,
+//!   audit and answer types and the base IAM context;
 //! - `authn`: SigV4 authentication of signed requests;
 //! - `assume_role` and `web_identity`: what each AssumeRole path asks the
 //!   access core, and what the new session carries;
@@ -19,8 +20,10 @@ pub mod handler;
 mod issue;
 pub mod oidc;
 pub mod query;
+mod request;
 mod web_identity;
 pub mod xml;
 
 pub use error::{ErrorCode, StsError};
-pub use handler::{StsAudit, StsContext, StsOutcome, StsRequest, handle};
+pub use handler::handle;
+pub use request::{StsAudit, StsContext, StsOutcome, StsRequest};

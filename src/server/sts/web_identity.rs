@@ -5,10 +5,10 @@
 //! ([`access::evaluate_trust`]), with the provider as federated principal.
 
 use super::error::{ErrorCode, StsError};
-use super::handler::{StsAudit, StsContext, StsRequest, add_role_context, base_context};
 use super::issue::{self, NewSession};
 use super::oidc::{self, WebIdentity};
 use super::query::WebIdentityInput;
+use super::request::{StsAudit, StsContext, StsRequest, add_role_context, base_context};
 use super::xml;
 use crate::server::access;
 use crate::shared::config::Role;
