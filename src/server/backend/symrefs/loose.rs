@@ -5,7 +5,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use super::{RefTargets, SYMREF_MAXDEPTH, refusal};
+use super::{RefTargets, SYMREF_MAXDEPTH, case, refusal};
 use crate::server::backend::BackendError;
 use crate::shared::git::receive_pack::is_valid_ref_name;
 
@@ -58,7 +58,7 @@ pub(crate) fn locate_repository(base: &Path) -> Result<Option<PathBuf>, BackendE
     Ok(None)
 }
 
-fn is_missing(e: &std::io::Error) -> bool {
+pub(super) fn is_missing(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
@@ -78,27 +78,46 @@ fn is_git_directory(dir: &Path) -> Result<bool, BackendError> {
         && exists(dir.join("HEAD"), false)?)
 }
 
+/// What the embedded backend needs from the repository's config.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RepoConfig {
+    /// `core.ignorecase`: the repository lives on a case-insensitive
+    /// filesystem (Git probes and records it at `git init`), where names
+    /// differing only in case are one loose file.
+    pub ignore_case: bool,
+}
+
+/// Reads the repository's config with one `git config --file
+/// GITDIR/config --get-regexp` over `extensions.refStorage` and
+/// `core.ignorecase`, so the file is parsed as Git parses it.
+///
 /// Refuses repositories whose refs are not stored as files: their loose
 /// files (reftable repositories keep a stub `refs/heads` and a `HEAD`
 /// pointing at `refs/heads/.invalid`) say nothing about the real refs.
-/// Asks `git config --file GITDIR/config` so the file is parsed as Git
-/// parses it; Git reads the repository format without includes, as this
-/// does. Any `extensions.refStorage` value other than `files` is refused,
-/// even in a version-0 repository (stricter than Git).
-pub(crate) async fn check_ref_storage(
+/// Git reads the repository format without includes, as this does. Any
+/// `extensions.refStorage` value other than `files` is refused, even in a
+/// version-0 repository (stricter than Git).
+///
+/// `core.ignorecase` is read as Git reads a boolean (see
+/// `case::parse_bool`). Where Git keeps the last value, any value that is
+/// true counts here (stricter); a value Git cannot read as a boolean is
+/// refused (Git would die on it). Includes, system and global config are
+/// not read.
+pub(crate) async fn read_config(
     git: &Path,
     path_env: Option<&std::ffi::OsStr>,
     gitdir: &Path,
     timeout: std::time::Duration,
-) -> Result<(), BackendError> {
+) -> Result<RepoConfig, BackendError> {
     let mut cmd = tokio::process::Command::new(git);
     cmd.env_clear()
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .arg("config")
+        .arg("--null")
         .arg("--file")
         .arg(gitdir.join("config"))
-        .arg("--get-all")
-        .arg("extensions.refstorage")
+        .arg("--get-regexp")
+        .arg(r"^(extensions\.refstorage|core\.ignorecase)$")
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);
@@ -110,23 +129,50 @@ pub(crate) async fn check_ref_storage(
         .map_err(|_| BackendError::Timeout(timeout))?
         .map_err(BackendError::Start)?;
     match out.status.code() {
-        // Not set: the files backend.
-        Some(1) => Ok(()),
-        Some(0) => {
-            let values = String::from_utf8_lossy(&out.stdout);
-            match values.lines().find(|v| *v != "files") {
-                None => Ok(()),
-                Some(other) => Err(refusal(format!(
-                    "the repository stores its refs as {other:?}; only the files \
-                     backend can be checked for symbolic refs"
-                ))),
-            }
-        }
+        // Neither is set: the files backend, a case-sensitive filesystem.
+        Some(1) => Ok(RepoConfig::default()),
+        Some(0) => parse_config_entries(&out.stdout),
         _ => Err(refusal(format!(
             "reading the repository's config failed ({})",
             out.status
         ))),
     }
+}
+
+/// The output of `git config --null --get-regexp`: entries ending in NUL,
+/// each `KEY` (a key without `=`, true to Git) or `KEY\nVALUE`. Keys come
+/// lower-cased from Git.
+fn parse_config_entries(stdout: &[u8]) -> Result<RepoConfig, BackendError> {
+    let text = String::from_utf8_lossy(stdout);
+    let mut config = RepoConfig::default();
+    for entry in text.split_terminator('\0') {
+        let (key, value) = match entry.split_once('\n') {
+            Some((k, v)) => (k, Some(v)),
+            None => (entry, None),
+        };
+        match key {
+            "extensions.refstorage" if value == Some("files") => {}
+            "extensions.refstorage" => {
+                return Err(refusal(format!(
+                    "the repository stores its refs as {:?}; only the files \
+                     backend can be checked for symbolic refs",
+                    value.unwrap_or_default()
+                )));
+            }
+            "core.ignorecase" => match case::parse_bool(value) {
+                Some(true) => config.ignore_case = true,
+                Some(false) => {}
+                None => {
+                    return Err(refusal(format!(
+                        "core.ignorecase = {:?} is not a boolean to Git",
+                        value.unwrap_or_default()
+                    )));
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(config)
 }
 
 /// What a loose ref file says.
@@ -215,7 +261,7 @@ fn parse_loose(contents: &[u8]) -> Option<Loose> {
 /// `packed-refs` is not read: it cannot hold a symref, and a loose file
 /// shadows any packed entry of the same name, so it never changes where a
 /// chain goes or ends.
-pub(crate) fn resolve_loose(gitdir: &Path, name: &str) -> Result<RefTargets, BackendError> {
+pub(super) fn resolve_loose(gitdir: &Path, name: &str) -> Result<RefTargets, BackendError> {
     let mut result = RefTargets::plain(name);
     let mut current = name.to_owned();
     for _ in 0..SYMREF_MAXDEPTH {
@@ -237,12 +283,24 @@ pub(crate) fn resolve_loose(gitdir: &Path, name: &str) -> Result<RefTargets, Bac
     )))
 }
 
-/// [`resolve_loose`] for each name.
+/// [`resolve_loose`] for each name; with `config.ignore_case`, each
+/// answer also gets its case relatives (`case::Relatives`).
 pub(crate) fn resolve_all_loose(
     gitdir: &Path,
     names: &[String],
+    config: RepoConfig,
 ) -> Result<Vec<RefTargets>, BackendError> {
-    names.iter().map(|n| resolve_loose(gitdir, n)).collect()
+    let mut relatives = config.ignore_case.then(|| case::Relatives::new(gitdir));
+    names
+        .iter()
+        .map(|n| {
+            let mut targets = resolve_loose(gitdir, n)?;
+            if let Some(relatives) = &mut relatives {
+                relatives.add_to(&mut targets)?;
+            }
+            Ok(targets)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -197,6 +197,7 @@ pub(crate) fn parse_ls_refs(body: &[u8], names: &[&str]) -> Result<Vec<RefTarget
             Some(Some(target)) if target != name => RefTargets {
                 name: (*name).to_owned(),
                 targets: vec![target.clone()],
+                relatives: Vec::new(),
             },
             _ => RefTargets::plain(name),
         })

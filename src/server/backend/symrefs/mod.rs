@@ -30,16 +30,21 @@
 //! * `ls_refs.rs`: the upstream backend asks over Git protocol v2
 //!   `ls-refs` with `symrefs`, whose `symref-target` is the *final* target.
 //!
+//! On a case-insensitive filesystem a name also reaches the refs whose
+//! names differ from it only in case; `case.rs` finds them for the
+//! embedded backend.
+//!
 //! This file holds what both share: [`RefTargets`], the answer, and the
 //! check that every name asked about is a ref name.
 
+mod case;
 mod loose;
 mod ls_refs;
 
 use super::BackendError;
 use crate::shared::git::receive_pack::is_valid_ref_name;
 
-pub(crate) use loose::{check_ref_storage, locate_repository, resolve_all_loose};
+pub(crate) use loose::{locate_repository, read_config, resolve_all_loose};
 pub use ls_refs::MAX_LS_REFS_BYTES;
 pub(crate) use ls_refs::{ls_refs_request, parse_ls_refs, parse_v2_advertisement};
 
@@ -55,14 +60,37 @@ pub const SYMREF_MAXDEPTH: usize = 5;
 /// the last one is the final target, the only ref whose value changes, and
 /// it may not exist yet (the push then creates it).
 ///
+/// [`relatives`](Self::relatives) is empty unless the repository lives on a
+/// case-insensitive filesystem (`core.ignorecase`, embedded backend only):
+/// there `refs/heads/MAIN` opens the file of `refs/heads/main`, so a push
+/// of one may move the other. It then lists every existing ref whose name
+/// equals the name or a ref already listed, ignoring ASCII case, but
+/// differs from it, each followed by the refs of its own symbolic-ref
+/// chain; see `case.rs` for how they are found.
+///
+/// The order of [`refs`](Self::refs) and [`into_refs`](Self::into_refs),
+/// every ref to authorize, each once:
+///
+/// 1. the name;
+/// 2. its chain, [`targets`](Self::targets), ending with the final target;
+/// 3. the case relatives, [`relatives`](Self::relatives), found breadth
+///    first: the refs listed so far are taken in order (the name, its
+///    targets, then the relatives themselves as they are added); for each,
+///    its case-variants in byte order, each variant followed by the refs of
+///    its chain not listed yet.
+///
 /// Over an upstream, Git's `ls-refs` tells only the final target, so
-/// `targets` is then `[final]` even for a chain of several links.
+/// `targets` is then `[final]` even for a chain of several links, and
+/// `relatives` stays empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefTargets {
     /// The ref name the push command carries.
     pub name: String,
     /// The refs the update is passed on to, ending with the final target.
     pub targets: Vec<String>,
+    /// Refs that a case-insensitive filesystem makes the same file as the
+    /// name or one of the refs listed before them, and their chains.
+    pub relatives: Vec<String>,
 }
 
 impl RefTargets {
@@ -71,6 +99,7 @@ impl RefTargets {
         Self {
             name: name.to_owned(),
             targets: Vec::new(),
+            relatives: Vec::new(),
         }
     }
 
@@ -79,24 +108,28 @@ impl RefTargets {
         !self.targets.is_empty()
     }
 
-    /// The ref whose value the command changes: the final target of a
-    /// symref, or the name itself.
+    /// The ref Git resolves the name to: the final target of a symref, or
+    /// the name itself. On a case-insensitive filesystem the file it names
+    /// may also be that of a [relative](Self::relatives).
     pub fn final_ref(&self) -> &str {
         self.targets
             .last()
             .map_or(self.name.as_str(), String::as_str)
     }
 
-    /// The name followed by the targets: every ref to authorize.
+    /// The name, the targets, then the relatives: every ref to authorize.
     pub fn refs(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.name.as_str()).chain(self.targets.iter().map(String::as_str))
+        std::iter::once(self.name.as_str())
+            .chain(self.targets.iter().map(String::as_str))
+            .chain(self.relatives.iter().map(String::as_str))
     }
 
-    /// `[name, target1, ..., final]`.
+    /// `[name, target1, ..., final, relative1, ...]`.
     pub fn into_refs(self) -> Vec<String> {
-        let mut out = Vec::with_capacity(1 + self.targets.len());
+        let mut out = Vec::with_capacity(1 + self.targets.len() + self.relatives.len());
         out.push(self.name);
         out.extend(self.targets);
+        out.extend(self.relatives);
         out
     }
 }
