@@ -21,10 +21,9 @@
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::loose::{is_missing, resolve_loose};
-use super::{RefTargets, refusal};
+use super::{RefTargets, is_missing, refusal};
 use crate::server::backend::BackendError;
 
 /// A boolean config value as Git reads it (`git_parse_maybe_bool()` in
@@ -115,8 +114,13 @@ impl<'a> Relatives<'a> {
 
     /// Appends to `targets.relatives` (in the order [`RefTargets`]
     /// documents) the case-variants of the name, of its targets and of the
-    /// relatives themselves, each variant followed by its chain.
-    pub(super) fn add_to(&mut self, targets: &mut RefTargets) -> Result<(), BackendError> {
+    /// relatives themselves, each variant followed by its chain as
+    /// `resolve` (the loose-ref reader) gives it.
+    pub(super) fn add_to(
+        &mut self,
+        targets: &mut RefTargets,
+        resolve: impl Fn(&str) -> Result<RefTargets, BackendError>,
+    ) -> Result<(), BackendError> {
         let mut next = 0;
         loop {
             let Some(current) = targets.refs().nth(next).map(str::to_owned) else {
@@ -127,7 +131,7 @@ impl<'a> Relatives<'a> {
                 if targets.refs().any(|r| r == variant) {
                     continue;
                 }
-                for r in resolve_loose(self.gitdir, &variant)?.into_refs() {
+                for r in resolve(&variant)?.into_refs() {
                     if !targets.refs().any(|known| known == r) {
                         targets.relatives.push(r);
                     }
@@ -215,7 +219,7 @@ impl<'a> Relatives<'a> {
 
 /// Entry names (UTF-8 only: no other can match a ref name ignoring ASCII
 /// case) of a directory; empty when it does not exist.
-fn read_dir_names(dir: &PathBuf) -> std::io::Result<Vec<String>> {
+fn read_dir_names(dir: &Path) -> std::io::Result<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if is_missing(&e) => return Ok(Vec::new()),

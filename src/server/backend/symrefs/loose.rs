@@ -5,7 +5,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use super::{RefTargets, SYMREF_MAXDEPTH, case, refusal};
+use super::{RefTargets, SYMREF_MAXDEPTH, case, is_missing, refusal};
 use crate::server::backend::BackendError;
 use crate::shared::git::receive_pack::is_valid_ref_name;
 
@@ -56,13 +56,6 @@ pub(crate) fn locate_repository(base: &Path) -> Result<Option<PathBuf>, BackendE
         return Ok(Some(candidate));
     }
     Ok(None)
-}
-
-pub(super) fn is_missing(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-    )
 }
 
 /// Git's `is_git_directory()`, approximately: `objects/` and `refs/`
@@ -296,7 +289,7 @@ pub(crate) fn resolve_all_loose(
         .map(|n| {
             let mut targets = resolve_loose(gitdir, n)?;
             if let Some(relatives) = &mut relatives {
-                relatives.add_to(&mut targets)?;
+                relatives.add_to(&mut targets, |variant| resolve_loose(gitdir, variant))?;
             }
             Ok(targets)
         })

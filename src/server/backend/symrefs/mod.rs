@@ -138,6 +138,15 @@ fn refusal(msg: impl Into<String>) -> BackendError {
     BackendError::RefResolution(msg.into())
 }
 
+/// A path that does not exist: `ENOENT`, or `ENOTDIR` (a file where a
+/// directory of the path should be), both a missing ref to Git.
+fn is_missing(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
+}
+
 /// Names asked about must be ref names receive-pack accepts (the push
 /// parser already refuses others); they also become paths below the
 /// repository, which this keeps safe.
