@@ -137,7 +137,8 @@ impl CgiBackend {
     }
 
     /// See [`Backend::push_targets`](super::Backend::push_targets): reads
-    /// the bare repository's loose refs ([`symrefs`]).
+    /// the bare repository's loose refs ([`symrefs`]), and with
+    /// `core.ignorecase` also the refs whose names differ only in case.
     ///
     /// `GIT_NAMESPACE` is not set for `git http-backend` ([`forward`]
     /// clears the environment), so refs are read at the repository's top,
@@ -165,15 +166,16 @@ impl CgiBackend {
         let Some(gitdir) = located else {
             return Ok(names.iter().map(|n| RefTargets::plain(n)).collect());
         };
-        symrefs::check_ref_storage(
+        let repo_config = symrefs::read_config(
             &config.git,
             self.inner.path_env.as_deref(),
             &gitdir,
             timeout,
         )
         .await?;
-        let resolve =
-            tokio::task::spawn_blocking(move || symrefs::resolve_all_loose(&gitdir, &names));
+        let resolve = tokio::task::spawn_blocking(move || {
+            symrefs::resolve_all_loose(&gitdir, &names, repo_config)
+        });
         tokio::time::timeout(timeout, resolve)
             .await
             .map_err(|_| BackendError::Timeout(timeout))?
