@@ -48,6 +48,10 @@ pub struct AuditRecord {
     /// decided too).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub symref_targets: Vec<String>,
+    /// Refs a push changes because the repository ignores case (each was
+    /// decided too).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub case_variants: Vec<String>,
     /// `allowed`, `explicitDeny`, `implicitDeny`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<&'static str>,

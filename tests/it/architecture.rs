@@ -365,7 +365,11 @@ fn files_import_each_other_without_cycles() {
         })
         .collect();
     assert!(
-        files.keys().filter(|m| m.starts_with("shared::policy::")).count() > 5,
+        files
+            .keys()
+            .filter(|m| m.starts_with("shared::policy::"))
+            .count()
+            > 5,
         "{files:?}"
     );
     assert_eq!(find_cycle(&files), None, "{files:#?}");

@@ -40,9 +40,49 @@ pub struct GitAccess<'a> {
     pub facts: RequestFacts<'a>,
 }
 
-/// The refs one command of a push changes: the ref it names, then, when
-/// that is a symbolic ref, every ref of its chain as receive-pack follows it.
-pub type RefChain = Vec<String>;
+/// The refs one command of a push changes, as the repository holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefChain {
+    /// The ref the command names.
+    pub name: String,
+    /// When that is a symbolic ref: every ref of its chain as receive-pack
+    /// follows it, ending with the final target.
+    pub symref_targets: Vec<String>,
+    /// Refs that a case-insensitive repository stores in the same file as
+    /// one of the above (and their chains).
+    pub case_variants: Vec<String>,
+}
+
+impl RefChain {
+    /// A ref that leads nowhere else.
+    pub fn plain(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            symref_targets: Vec::new(),
+            case_variants: Vec::new(),
+        }
+    }
+
+    /// Every ref to decide, each with what the refusal says about how the
+    /// command reaches it (nothing for the named ref itself).
+    fn refs(&self) -> impl Iterator<Item = (&str, Option<String>)> {
+        let name = &self.name;
+        std::iter::once((name.as_str(), None))
+            .chain(
+                self.symref_targets
+                    .iter()
+                    .map(move |t| (t.as_str(), Some(format!("{name} is a symbolic ref to {t}")))),
+            )
+            .chain(self.case_variants.iter().map(move |t| {
+                (
+                    t.as_str(),
+                    Some(format!(
+                        "{name} is the same ref as {t} in this case-insensitive repository"
+                    )),
+                )
+            }))
+    }
+}
 
 /// One evaluation behind a decision.
 #[derive(Debug)]
@@ -74,6 +114,8 @@ pub struct GitDecision {
     refs: Vec<String>,
     /// Refs changed through symbolic refs (beyond the named ones).
     via_symrefs: Vec<String>,
+    /// Refs changed as case variants of the named ones.
+    via_case: Vec<String>,
 }
 
 impl GitDecision {
@@ -116,6 +158,7 @@ impl GitDecision {
         record.resource = Some(self.resource.clone());
         record.refs.clone_from(&self.refs);
         record.symref_targets.clone_from(&self.via_symrefs);
+        record.case_variants.clone_from(&self.via_case);
         if let Some(e) = self.explaining() {
             record.decision = Some(e.decision.as_str());
             if let Some(s) = e.deciding.first() {
@@ -139,6 +182,7 @@ impl GitDecision {
             denied: Vec::new(),
             refs: Vec::new(),
             via_symrefs: Vec::new(),
+            via_case: Vec::new(),
         }
     }
 }
@@ -164,7 +208,7 @@ pub fn decide(caller: &Authenticated, access: &GitAccess<'_>) -> GitDecision {
 }
 
 /// Decides a push: every ref of every command's chain (`chains[i]` belongs
-/// to `push.commands[i]` and starts with its name) must be allowed as a
+/// to `push.commands[i]` and carries its name) must be allowed as a
 /// `GitPush` with `codecommit:References` set to it. A push without
 /// commands (the probe git sends before a large chunked push) is decided
 /// without the key. Chains that do not match the commands deny everything:
@@ -204,7 +248,7 @@ pub fn decide_push(
             .commands
             .iter()
             .zip(chains)
-            .all(|(c, chain)| chain.first() == Some(&c.name));
+            .all(|(c, chain)| chain.name == c.name);
     if !matches {
         decision.denied = push
             .commands
@@ -217,18 +261,25 @@ pub fn decide_push(
         return decision;
     }
     for (cmd, chain) in push.commands.iter().zip(chains) {
-        let mut denial = None;
-        for (depth, target) in chain.iter().enumerate() {
-            if depth > 0 && !decision.via_symrefs.contains(target) {
-                decision.via_symrefs.push(target.clone());
+        for t in &chain.symref_targets {
+            if !decision.via_symrefs.contains(t) {
+                decision.via_symrefs.push(t.clone());
             }
+        }
+        for t in &chain.case_variants {
+            if !decision.via_case.contains(t) {
+                decision.via_case.push(t.clone());
+            }
+        }
+        let mut denial = None;
+        for (target, how) in chain.refs() {
             let mut ctx = context.clone();
-            ctx.set(REFERENCES_KEY, vec![target.clone()]);
+            ctx.set(REFERENCES_KEY, vec![target.to_owned()]);
             let e = evaluate_identity(caller, GIT_PUSH, &decision.resource, &ctx);
             if denial.is_none() && !e.decision.is_allowed() {
                 let mut reason = denial_reason(&e);
-                if depth > 0 {
-                    reason.push_str(&format!(" ({} is a symbolic ref to {target})", cmd.name));
+                if let Some(how) = how {
+                    reason.push_str(&format!(" ({how})"));
                 }
                 denial = Some(RefDenial {
                     name: cmd.name.clone(),
@@ -237,7 +288,7 @@ pub fn decide_push(
             }
             decision.evaluations.push(RefEvaluation {
                 command: Some(cmd.name.clone()),
-                decided: Some(target.clone()),
+                decided: Some(target.to_owned()),
                 evaluation: e,
             });
         }

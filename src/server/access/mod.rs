@@ -139,7 +139,17 @@ access_keys = [{ id = "AKIAEXAMPLEALICE0001", secret = "alice-secret-0123456789"
     }
 
     fn chains(push: &PushRequest) -> Vec<RefChain> {
-        push.commands.iter().map(|c| vec![c.name.clone()]).collect()
+        push.commands
+            .iter()
+            .map(|c| RefChain::plain(&c.name))
+            .collect()
+    }
+
+    fn alias(name: &str, target: &str) -> RefChain {
+        RefChain {
+            symref_targets: vec![target.to_string()],
+            ..RefChain::plain(name)
+        }
     }
 
     #[test]
@@ -223,11 +233,8 @@ access_keys = [{ id = "AKIAEXAMPLEALICE0001", secret = "alice-secret-0123456789"
         };
         let p = push(&["refs/heads/feature", "refs/heads/alias"]);
         let alias_to_main = vec![
-            vec!["refs/heads/feature".to_string()],
-            vec![
-                "refs/heads/alias".to_string(),
-                "refs/heads/main".to_string(),
-            ],
+            RefChain::plain("refs/heads/feature"),
+            alias("refs/heads/alias", "refs/heads/main"),
         ];
         let d = decide_push(&caller, &access, &p, &alias_to_main);
         assert!(!d.allowed());
@@ -245,22 +252,38 @@ access_keys = [{ id = "AKIAEXAMPLEALICE0001", secret = "alice-secret-0123456789"
 
         // An alias to an allowed branch is allowed.
         let alias_to_dev = vec![
-            vec!["refs/heads/feature".to_string()],
-            vec!["refs/heads/alias".to_string(), "refs/heads/dev".to_string()],
+            RefChain::plain("refs/heads/feature"),
+            alias("refs/heads/alias", "refs/heads/dev"),
         ];
         assert!(decide_push(&caller, &access, &p, &alias_to_dev).allowed());
 
         // Chains that are not the commands' own deny every command.
         for wrong in [
-            vec![vec!["refs/heads/feature".to_string()]],
+            vec![RefChain::plain("refs/heads/feature")],
             vec![
-                vec!["refs/heads/feature".to_string()],
-                vec!["refs/heads/other".to_string()],
+                RefChain::plain("refs/heads/feature"),
+                RefChain::plain("refs/heads/other"),
             ],
         ] {
             let d = decide_push(&caller, &access, &p, &wrong);
             assert_eq!(d.denied.len(), 2, "{wrong:?}");
         }
+
+        // A case variant of main, where the repository ignores case.
+        let p = push(&["refs/heads/MAIN"]);
+        let variant = RefChain {
+            case_variants: vec!["refs/heads/main".to_string()],
+            ..RefChain::plain("refs/heads/MAIN")
+        };
+        let d = decide_push(&caller, &access, &p, &[variant]);
+        assert_eq!(
+            d.denied[0].reason,
+            "denied by policy p.json statement DenyMain (refs/heads/MAIN is the same ref as refs/heads/main in this case-insensitive repository)"
+        );
+        let mut record = AuditRecord::default();
+        d.record(&mut record);
+        assert_eq!(record.case_variants, ["refs/heads/main"]);
+        assert!(record.symref_targets.is_empty());
 
         // The probe (no commands) is decided as a push without a ref.
         let probe = parse_command_section(b"0000").unwrap().0;

@@ -170,11 +170,11 @@ impl Backend {
 
     /// For each of `names` (the ref names of a push's commands, valid
     /// `refs/...` names), every ref receive-pack updates when it runs that
-    /// command: the name, and where the name is a symbolic ref, the refs it
-    /// leads to, ending with the final target (see [`RefTargets`] and the
-    /// [`symrefs`] module for what Git does). The i-th entry answers
-    /// `names[i]`; [`RefTargets::into_refs`] gives `[name, target1, ...,
-    /// final]`.
+    /// command: the name; where the name is a symbolic ref, the refs it
+    /// leads to, ending with the final target; and in a repository that
+    /// ignores case, the refs stored in the same files (see [`RefTargets`]
+    /// and the [`symrefs`] module for what Git does). The i-th entry answers
+    /// `names[i]`.
     ///
     /// Fails closed: any doubt (reftable repository, loop, chain deeper
     /// than [`SYMREF_MAXDEPTH`], bad target, an upstream that does not

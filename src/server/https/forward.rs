@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use http::Response;
 
-use crate::server::backend::{self, Backend, BackendError, BackendRequest, RefTargets};
+use crate::server::backend::{self, Backend, BackendError, BackendRequest};
 use crate::shared::git::{BoxError, GitEndpoint, PushRequest, RepoName};
 
 use super::ProxyBody;
@@ -85,5 +85,12 @@ pub async fn ref_chains(
         .backend
         .push_targets(caller.identity().account(), repo, &names)
         .await?;
-    Ok(targets.into_iter().map(RefTargets::into_refs).collect())
+    Ok(targets
+        .into_iter()
+        .map(|t| RefChain {
+            name: t.name,
+            symref_targets: t.targets,
+            case_variants: t.relatives,
+        })
+        .collect())
 }
