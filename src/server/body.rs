@@ -14,7 +14,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::shared::git::BoxError;
+use crate::shared::BoxError;
 
 /// When a stream last made progress, shared between the body that moves
 /// (a [`TrackedBody`]) and those that watch it.

@@ -8,6 +8,10 @@
 //! - [`config`]: `gitiam.toml`, lowered to a validated `Directory`;
 //! - [`secret_file`]: owner-only files replaced by rename.
 
+/// A boxed error from a body or transport (request and response bodies,
+/// connections), shared by the Git wire formats and the server.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 pub mod config;
 pub mod git;
 pub mod policy;

@@ -343,7 +343,10 @@ mod failures {
         let backend = CgiBackend::new(config).unwrap();
         let err = backend.forward(info_refs_request()).await.unwrap_err();
         assert!(matches!(err, BackendError::Timeout(_)), "{err:?}");
-        assert_eq!(err.status(), 504);
+        assert_eq!(
+            gitiam::server::https::error::HttpError::from(err).status(),
+            504
+        );
         assert_process_ends(&pid).await;
     }
 
@@ -440,6 +443,7 @@ mod failures {
         let backend = CgiBackend::new(stand_in(tmp.path(), "exit 0", false)).unwrap();
         let err = backend.forward(info_refs_request()).await.unwrap_err();
         assert!(matches!(err, BackendError::Start(_)), "{err:?}");
+        let err = gitiam::server::https::error::HttpError::from(err);
         assert_eq!(err.status(), 502);
         assert!(!err.public_message().contains(tmp.path().to_str().unwrap()));
     }
@@ -458,7 +462,10 @@ mod failures {
                 matches!(err, BackendError::InvalidResponse(_)),
                 "{script}: {err:?}"
             );
-            assert_eq!(err.status(), 502);
+            assert_eq!(
+                gitiam::server::https::error::HttpError::from(err).status(),
+                502
+            );
         }
     }
 

@@ -308,6 +308,7 @@ async fn v0_only_upstream_fails_closed() {
         .await
         .unwrap_err();
     assert!(matches!(err, BackendError::UpstreamNotV2(_)), "{err:?}");
+    let err = gitiam::server::https::error::HttpError::from(err);
     assert_eq!(err.status(), http::StatusCode::BAD_GATEWAY);
     assert!(err.public_message().contains("protocol version 2"));
     // The same upstream without the proxy speaks v2.
@@ -407,6 +408,9 @@ async fn silent_upstream_times_out() {
         .await
         .unwrap_err();
     assert!(matches!(err, BackendError::Timeout(_)), "{err:?}");
-    assert_eq!(err.status(), http::StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        gitiam::server::https::error::HttpError::from(err).status(),
+        http::StatusCode::GATEWAY_TIMEOUT
+    );
     task.abort();
 }

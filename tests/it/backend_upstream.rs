@@ -245,7 +245,10 @@ async fn silent_upstream_times_out_with_504() {
     let request = git_server::info_refs_request();
     let err = backend.forward(request).await.unwrap_err();
     assert!(matches!(err, BackendError::Timeout(_)), "{err:?}");
-    assert_eq!(err.status(), 504);
+    assert_eq!(
+        gitiam::server::https::error::HttpError::from(err).status(),
+        504
+    );
     hold.abort();
 }
 

@@ -25,7 +25,8 @@ use tokio::process::{Child, ChildStdout, Command};
 use super::symrefs::{self, RefTargets};
 use super::{BackendBody, BackendError, BackendRequest, RequestBody};
 use crate::server::body::{Activity, TrackedBody};
-use crate::shared::git::{BoxError, RepoName};
+use crate::shared::BoxError;
+use crate::shared::git::RepoName;
 
 /// Settings of the embedded backend.
 #[derive(Debug, Clone)]

@@ -17,7 +17,8 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 
 use crate::server::body::{Activity, IdleBody};
-use crate::shared::git::{BoxError, GitEndpoint, RepoName};
+use crate::shared::BoxError;
+use crate::shared::git::{GitEndpoint, RepoName};
 
 pub use cgi::{CgiBackend, CgiConfig};
 pub use symrefs::{RefTargets, SYMREF_MAXDEPTH};
@@ -115,16 +116,9 @@ pub enum BackendError {
 }
 
 impl BackendError {
-    /// The status the proxy answers with: 504 for timeouts, 502 otherwise.
-    pub fn status(&self) -> http::StatusCode {
-        match self {
-            BackendError::Timeout(_) => http::StatusCode::GATEWAY_TIMEOUT,
-            _ => http::StatusCode::BAD_GATEWAY,
-        }
-    }
-
-    /// A short text for the client (git prints it as `remote: ...` or in
-    /// its error), without internal detail.
+    /// A short text for the client, whatever its door (git prints it as
+    /// `remote: ...` or in its error), without internal detail. The HTTP
+    /// status is chosen in `https::error`.
     pub fn public_message(&self) -> &'static str {
         match self {
             BackendError::Start(_) => "gitiam: the Git backend could not be started",

@@ -30,7 +30,8 @@ use bytes::Bytes;
 use super::symrefs::{self, RefTargets};
 use super::{BackendBody, BackendError, BackendRequest, RequestBody};
 use crate::server::body::Activity;
-use crate::shared::git::{BoxError, GitEndpoint, GitService, RepoName};
+use crate::shared::BoxError;
+use crate::shared::git::{GitEndpoint, GitService, RepoName};
 
 /// A header gitiam adds to every upstream request (e.g.
 /// `Authorization: Basic ...`). Its value is a secret.

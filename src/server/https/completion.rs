@@ -13,7 +13,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
 use crate::server::body::IdleBody;
-use crate::shared::git::BoxError;
+use crate::shared::BoxError;
 
 use crate::server::audit::AuditRecord;
 use crate::server::state::State;

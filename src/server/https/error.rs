@@ -77,8 +77,15 @@ impl HttpError {
             HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden { .. } => StatusCode::FORBIDDEN,
             HttpError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            HttpError::Git(e) => e.status(),
-            HttpError::Backend(e) => e.status(),
+            HttpError::Git(e) => match e {
+                GitError::Protocol(_) | GitError::MissingPack | GitError::Body(_) => {
+                    StatusCode::BAD_REQUEST
+                }
+                GitError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                GitError::IdleTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            },
+            HttpError::Backend(BackendError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            HttpError::Backend(_) => StatusCode::BAD_GATEWAY,
             HttpError::BackendFailed(_) => StatusCode::BAD_GATEWAY,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -94,7 +101,7 @@ impl HttpError {
     }
 
     /// The text sent to the client.
-    fn public_message(&self) -> String {
+    pub fn public_message(&self) -> String {
         match self {
             HttpError::NotFound => "gitiam: not found".into(),
             HttpError::MethodNotAllowed { .. } => "gitiam: method not allowed".into(),
@@ -152,11 +159,20 @@ impl HttpError {
 /// without report-status). When the rest of the push was not read whole,
 /// the connection is not reused.
 pub fn refusal(answer: RefusalAnswer, drained: bool) -> Response<ProxyBody> {
-    let mut response = answer.into_response().map(full);
+    let mut response = Response::new(full(answer.body));
+    *response.status_mut() = answer.status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
+    // No-cache, like http-backend's own answers.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, max-age=0, must-revalidate"),
+    );
     if !drained {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }
@@ -180,4 +196,51 @@ pub fn full(body: impl Into<Bytes>) -> ProxyBody {
     Full::new(body.into())
         .map_err(|never| match never {})
         .boxed_unsync()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::git::{RefDenial, parse_command_section, refuse_push};
+    use std::time::Duration;
+
+    #[test]
+    fn refusals_keep_their_status_and_close_when_not_drained() {
+        let line = format!(
+            "{} {} refs/heads/main side-band-64k\n",
+            "0".repeat(40),
+            "1".repeat(40)
+        );
+        let body = format!("{:04x}{line}0000", line.len() + 4).replace(" side", "\0side");
+        let push = parse_command_section(body.as_bytes()).unwrap().0;
+        let denied = [RefDenial {
+            name: "refs/heads/main".into(),
+            reason: "denied by policy p.json statement DenyMain".into(),
+        }];
+        // Without report-status: a 403 text.
+        let r = refusal(refuse_push(&push, &denied), true);
+        assert_eq!(r.status(), 403);
+        assert!(r.headers().get(header::CONNECTION).is_none());
+        let r = refusal(refuse_push(&push, &denied), false);
+        assert_eq!(r.headers()[header::CONNECTION], "close");
+        assert_eq!(
+            r.headers()[header::CACHE_CONTROL],
+            "no-cache, max-age=0, must-revalidate"
+        );
+    }
+
+    #[test]
+    fn statuses_of_wire_and_backend_failures() {
+        let cases: [(HttpError, u16); 6] = [
+            (GitError::MissingPack.into(), 400),
+            (GitError::TooLarge { limit: 1 }.into(), 413),
+            (GitError::IdleTimeout(Duration::from_secs(1)).into(), 408),
+            (BackendError::Timeout(Duration::from_secs(1)).into(), 504),
+            (BackendError::BadRequest("x".into()).into(), 502),
+            (BackendError::RefResolution("reftable".into()).into(), 502),
+        ];
+        for (e, status) in cases {
+            assert_eq!(e.status(), status, "{e}");
+        }
+    }
 }

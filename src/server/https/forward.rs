@@ -10,7 +10,8 @@ use bytes::Bytes;
 use http::Response;
 
 use crate::server::backend::{self, Backend, BackendError, BackendRequest};
-use crate::shared::git::{BoxError, GitEndpoint, PushRequest, RepoName};
+use crate::shared::BoxError;
+use crate::shared::git::{GitEndpoint, PushRequest, RepoName};
 
 use super::ProxyBody;
 use super::error::HttpError;

@@ -19,7 +19,7 @@ pub mod service;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 
-use crate::shared::git::BoxError;
+use crate::shared::BoxError;
 
 pub use server::{ServeOptions, serve};
 

@@ -12,9 +12,10 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 
+use super::GitError;
 use super::pktline::PktReader;
 use super::receive_pack::{CommandSectionParser, Progress, PushRequest, ReceivePackError};
-use super::{BoxError, GitError};
+use crate::shared::BoxError;
 
 /// How far past `max_bytes` the bytes read may go because a single body
 /// frame straddles the end of the command section.

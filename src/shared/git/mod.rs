@@ -17,9 +17,6 @@ pub use receive_pack::{
 pub use report::{DrainLimits, DrainOutcome, RefDenial, RefusalAnswer, drain, refuse_push};
 pub use service::{GitEndpoint, GitService, RepoName, RepoNameError, RouteError, route};
 
-/// A boxed error from a body or transport.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 /// Why a receive-pack request body was refused before anything was forwarded.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -40,18 +37,5 @@ pub enum GitError {
     IdleTimeout(std::time::Duration),
     /// Reading the body failed (client gone, bad chunking).
     #[error("reading the request body: {0}")]
-    Body(#[source] BoxError),
-}
-
-impl GitError {
-    /// The HTTP status the proxy should answer with.
-    pub fn status(&self) -> http::StatusCode {
-        match self {
-            GitError::Protocol(_) | GitError::MissingPack | GitError::Body(_) => {
-                http::StatusCode::BAD_REQUEST
-            }
-            GitError::TooLarge { .. } => http::StatusCode::PAYLOAD_TOO_LARGE,
-            GitError::IdleTimeout(_) => http::StatusCode::REQUEST_TIMEOUT,
-        }
-    }
+    Body(#[source] crate::shared::BoxError),
 }

@@ -44,24 +44,6 @@ pub struct RefusalAnswer {
     pub body: Bytes,
 }
 
-impl RefusalAnswer {
-    /// As an HTTP response (no-cache like http-backend's answers).
-    pub fn into_response(self) -> http::Response<Bytes> {
-        let mut response = http::Response::new(self.body);
-        *response.status_mut() = self.status;
-        let headers = response.headers_mut();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static(self.content_type),
-        );
-        headers.insert(
-            http::header::CACHE_CONTROL,
-            http::HeaderValue::from_static("no-cache, max-age=0, must-revalidate"),
-        );
-        response
-    }
-}
-
 /// Reasons travel on one pkt-line after the ref name; keep them printable
 /// and short so a policy name cannot break the framing.
 fn sanitize(reason: &str) -> String {
@@ -262,7 +244,6 @@ mod tests {
         let a = refuse_push(&push(" side-band-64k"), &denial());
         assert_eq!(a.status, 403);
         assert!(String::from_utf8_lossy(&a.body).contains("refs/heads/main: denied by policy"));
-        assert_eq!(a.into_response().status(), 403);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use gitiam::server::backend::{self, Backend, BackendBody, BackendRequest};
+use gitiam::server::https::error::{self, HttpError};
 use gitiam::shared::git::{self, GitEndpoint, GitService, PushRequest, RefDenial};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -204,15 +205,16 @@ async fn handle(
         let (push, replay) =
             match git::inspect_receive_pack(incoming, git::InspectLimits::default()).await {
                 Ok(r) => r,
-                Err(e) => return text(e.status(), &e.to_string()),
+                Err(e) => {
+                    let e = HttpError::from(e);
+                    return text(e.status(), &e.to_string());
+                }
             };
         recorded.lock().unwrap().push(push.clone());
         let denied = deny.map(|d| d(&push)).unwrap_or_default();
         if !denied.is_empty() {
             git::drain(replay, git::DrainLimits::default()).await;
-            return git::refuse_push(&push, &denied)
-                .into_response()
-                .map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
+            return error::refusal(git::refuse_push(&push, &denied), true);
         }
         backend::request_body(replay)
     } else {
@@ -231,7 +233,10 @@ async fn handle(
     };
     match backend.forward(request).await {
         Ok(r) => r,
-        Err(e) => text(e.status(), e.public_message()),
+        Err(e) => {
+            let e = HttpError::from(e);
+            text(e.status(), &e.public_message())
+        }
     }
 }
 
