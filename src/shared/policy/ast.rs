@@ -13,10 +13,14 @@ use super::arn::{Arn, check_policy_arn};
 use super::condition::{Condition, Operator, SetQualifier};
 use super::context::Context;
 use super::eval::PrincipalInfo;
+use super::finding::{Finding, PolicyKind, Severity};
 use super::matcher::Wildcard;
 use super::raw::{self, Json};
-use super::validate::{Finding, PolicyKind, Severity};
 use super::variables::Template;
+
+// `PolicyError` lives with the findings it carries; re-exported here, where
+// it has always been named.
+pub use super::finding::PolicyError;
 
 /// The policy language version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,54 +63,6 @@ impl fmt::Display for Effect {
         })
     }
 }
-
-/// Why a document could not be loaded.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PolicyError {
-    /// Not JSON (or a duplicate key). Displays as `source:line:column: message`.
-    Syntax {
-        /// The document's name (file name).
-        source: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// JSON, but not a valid policy: the error findings (warnings are left
-    /// out). Displays one `source: finding` line per error.
-    Invalid {
-        /// The document's name (file name).
-        source: String,
-        /// The errors, in document order.
-        findings: Vec<Finding>,
-    },
-}
-
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PolicyError::Syntax {
-                source,
-                line,
-                column,
-                message,
-            } => write!(f, "{source}:{line}:{column}: {message}"),
-            PolicyError::Invalid { source, findings } => {
-                for (i, finding) in findings.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("\n")?;
-                    }
-                    write!(f, "{source}: {finding}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for PolicyError {}
 
 /// A parsed, validated policy document.
 #[derive(Debug, Clone, PartialEq)]

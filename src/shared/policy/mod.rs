@@ -31,6 +31,7 @@ pub mod validate;
 pub mod variables;
 
 mod actions;
+mod finding;
 
 pub use ast::{Effect, Policy, PolicyError, Statement, Version};
 pub use context::Context;
