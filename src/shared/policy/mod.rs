@@ -32,6 +32,7 @@ pub mod variables;
 
 mod actions;
 mod finding;
+mod parser;
 
 pub use ast::{Effect, Policy, PolicyError, Statement, Version};
 pub use context::Context;

@@ -2,7 +2,7 @@
 //! its statement and field, as errors (the document is unusable) or warnings
 //! (it works, but probably not as meant).
 
-use super::ast;
+use super::parser;
 
 // The findings types live in `finding` (the builder needs them too); they
 // are re-exported here, where they have always been named.
@@ -11,7 +11,7 @@ pub use super::finding::{Finding, PolicyKind, Severity};
 /// Every finding for `policy_text` used as `kind`; `source` names the
 /// document. An empty result, or only warnings, means the document is valid.
 pub fn validate(policy_text: &str, source: &str, kind: PolicyKind) -> Vec<Finding> {
-    ast::build(source, policy_text, Some(kind)).1
+    parser::build(source, policy_text, Some(kind)).1
 }
 
 #[cfg(test)]
