@@ -215,10 +215,9 @@ mod tests {
     use super::*;
     use crate::shared::policy::context::Context;
 
-    // Lives here rather than with the index: it needs both the index and
-    // `evaluate`, and the index must not depend on evaluation.
     /// The index must never change a decision: random stores and requests,
-    /// decided with and without it.
+    /// decided with and without it. (Here rather than with the index: it
+    /// needs `evaluate`, and the index must not depend on evaluation.)
     #[test]
     fn index_agrees_with_linear_evaluation() {
         let mut seed = 0x2545_f491_4f6c_dd1du64;
