@@ -110,6 +110,12 @@ impl ArnPattern {
     }
 }
 
+/// A 12-digit AWS account id, which `Principal` entries may name instead of
+/// an ARN (checked by the builder, matched by evaluation).
+pub(crate) fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
