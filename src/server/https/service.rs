@@ -167,6 +167,14 @@ async fn git_request(
         state.server.body_idle_timeout,
         Arc::clone(info.bytes_in),
     );
+    let forward_request = Forward {
+        caller: &caller,
+        repo: repo.clone(),
+        endpoint,
+        method: parts.method,
+        headers: parts.headers,
+        client_ip: info.peer.ip(),
+    };
     if endpoint != GitEndpoint::Rpc(GitService::ReceivePack) {
         let started = Instant::now();
         let decision = access::decide(&caller, &git_access);
@@ -177,20 +185,12 @@ async fn git_request(
                 message: decision.refusal_message(),
             });
         }
-        let forward_request = Forward {
-            caller: &caller,
-            repo,
-            endpoint,
-            method: parts.method,
-            headers: parts.headers,
-            client_ip: info.peer.ip(),
-        };
         return forward::forward(state, forward_request, body).await;
     }
 
     // A push: read the command section, decide every ref it changes, then
     // forward all or nothing.
-    reject_encoded_push(&parts.headers)?;
+    reject_encoded_push(&forward_request.headers)?;
     let limits = InspectLimits {
         idle_timeout: state.server.body_idle_timeout,
         ..InspectLimits::default()
@@ -213,14 +213,6 @@ async fn git_request(
     state.metrics.decision_time(started.elapsed());
     decision.record(record);
     if decision.allowed() {
-        let forward_request = Forward {
-            caller: &caller,
-            repo,
-            endpoint,
-            method: parts.method,
-            headers: parts.headers,
-            client_ip: info.peer.ip(),
-        };
         return forward::forward(state, forward_request, replay).await;
     }
     if push.commands.is_empty() {

@@ -267,12 +267,6 @@ fn read_packed_names(path: &Path) -> Result<HashMap<String, Vec<String>>, Backen
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::server::backend::symrefs::loose::RepoConfig;

@@ -297,12 +297,6 @@ pub(crate) fn resolve_all_loose(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::server::backend::symrefs::testing::{git, git_final, git_ok, repo, symref};

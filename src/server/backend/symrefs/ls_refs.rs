@@ -205,12 +205,6 @@ pub(crate) fn parse_ls_refs(body: &[u8], names: &[&str]) -> Result<Vec<RefTarget
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::server::backend::symrefs::testing::{repo, symref};
