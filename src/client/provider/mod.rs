@@ -16,17 +16,18 @@
 
 use super::aws_config::{Profile, SharedConfig};
 use super::cache::DiskCache;
-use super::sts_client::{AssumeRoleParams, StsClient, WebIdentityParams};
+
 use super::{CredentialError, Credentials, Env};
 use std::cell::OnceCell;
-use std::io::Read;
+
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+mod process;
+mod roles;
 
 /// Most `source_profile` hops followed.
 const MAX_CHAIN: usize = 8;
-/// Largest `credential_process` output read.
-const MAX_PROCESS_OUTPUT: u64 = 1 << 20;
 
 /// Command-line choices that affect resolution.
 #[derive(Debug, Clone, Default)]
@@ -265,82 +266,7 @@ impl<'a> Resolver<'a> {
         chain.push(p.name.clone());
 
         if let Some(role_arn) = p.get("role_arn") {
-            if p.get("mfa_serial").is_some() {
-                return Err(perr("mfa_serial needs an MFA code, which a git credential helper cannot ask for; use a profile without mfa_serial".into()));
-            }
-            if let Some(token_file) = p.get("web_identity_token_file") {
-                let token_file = self.env.expand_home(token_file);
-                return self
-                    .web_identity(shared, p, role_arn, &token_file)
-                    .map(Some);
-            }
-            let duration = match p.get("duration_seconds") {
-                Some(d) => Some(
-                    d.parse::<u32>()
-                        .map_err(|_| perr("duration_seconds is not a number".into()))?,
-                ),
-                None => None,
-            };
-            let params = AssumeRoleParams {
-                role_arn: role_arn.to_owned(),
-                role_session_name: p
-                    .get("role_session_name")
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| self.generated_session_name()),
-                duration_seconds: duration,
-                external_id: p.get("external_id").map(str::to_owned),
-            };
-            let client_settings = self.sts_settings(shared, p)?;
-            let cache_key = format!(
-                "AssumeRole\n{role_arn}\n{}\n{}\n{duration:?}\n{}",
-                p.get("role_session_name").unwrap_or(""),
-                params.external_id.as_deref().unwrap_or(""),
-                client_settings.endpoint
-            );
-            if let Some(c) = self.cached(&p.name, &cache_key) {
-                return Ok(Some(Resolved {
-                    credentials: c,
-                    source: format!("cached AssumeRole of {role_arn}"),
-                }));
-            }
-            let source = if let Some(src) = p.get("source_profile") {
-                if src == p.name {
-                    self.static_keys(p).ok_or_else(|| perr("source_profile is the profile itself but it has no aws_access_key_id / aws_secret_access_key".into()))?
-                } else {
-                    let sp = shared
-                        .profile(src)
-                        .ok_or_else(|| perr(format!("source_profile `{src}` does not exist")))?;
-                    let r = self.resolve_profile(shared, sp, chain)?.ok_or_else(|| {
-                        perr(format!("source_profile `{src}` has no credentials"))
-                    })?;
-                    r.credentials
-                }
-            } else if let Some(cs) = p.get("credential_source") {
-                match cs {
-                    "Environment" => self
-                        .env_static()?
-                        .ok_or_else(|| perr("credential_source = Environment but AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set".into()))?,
-                    other => return Err(perr(format!("credential_source = {other} is not supported (only Environment)"))),
-                }
-            } else {
-                return Err(perr(
-                    "role_arn needs source_profile, credential_source or web_identity_token_file"
-                        .into(),
-                ));
-            };
-            self.debug(|| {
-                format!(
-                    "AssumeRole {role_arn} at {} (region {})",
-                    client_settings.endpoint, client_settings.region
-                )
-            });
-            let client = client_settings.client()?;
-            let creds = client.assume_role(&source, &params)?;
-            self.remember(&p.name, &cache_key, &creds);
-            return Ok(Some(Resolved {
-                credentials: creds,
-                source: format!("AssumeRole of {role_arn}"),
-            }));
+            return self.assume_role_profile(shared, p, role_arn, chain);
         }
         if p.get("web_identity_token_file").is_some() {
             return Err(perr("web_identity_token_file needs role_arn".into()));
@@ -380,300 +306,14 @@ impl<'a> Resolver<'a> {
             None,
         ))
     }
-
-    fn generated_session_name(&self) -> String {
-        format!(
-            "gitiam-{}",
-            self.now
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        )
-    }
-
-    fn cached(&self, profile: &str, key: &str) -> Option<Credentials> {
-        let c = self.cache.as_ref()?.load(profile, key, self.now)?;
-        self.debug(|| format!("using cached temporary credentials for profile `{profile}`"));
-        Some(c)
-    }
-
-    fn remember(&self, profile: &str, key: &str, creds: &Credentials) {
-        if let Some(cache) = &self.cache
-            && let Err(e) = cache.store(profile, key, creds)
-        {
-            // Not fatal: the credentials work, they just are not reused.
-            self.debug(|| {
-                format!(
-                    "cannot cache credentials in {}: {}",
-                    cache.dir().display(),
-                    e.kind()
-                )
-            });
-        }
-    }
-
-    fn web_identity(
-        &self,
-        shared: &SharedConfig,
-        p: &Profile,
-        role_arn: &str,
-        token_file: &std::path::Path,
-    ) -> Result<Resolved, CredentialError> {
-        let session_name = p
-            .get("role_session_name")
-            .or_else(|| self.env.get("AWS_ROLE_SESSION_NAME"))
-            .map(str::to_owned);
-        let settings = self.sts_settings(shared, p)?;
-        let cache_key = format!(
-            "AssumeRoleWithWebIdentity\n{role_arn}\n{}\n{}\n{}",
-            session_name.as_deref().unwrap_or(""),
-            token_file.display(),
-            settings.endpoint
-        );
-        if let Some(c) = self.cached(&p.name, &cache_key) {
-            return Ok(Resolved {
-                credentials: c,
-                source: format!("cached AssumeRoleWithWebIdentity of {role_arn}"),
-            });
-        }
-        let token = std::fs::read_to_string(token_file).map_err(|e| CredentialError::Profile {
-            profile: p.name.clone(),
-            message: format!(
-                "cannot read web identity token file {}: {}",
-                token_file.display(),
-                e.kind()
-            ),
-        })?;
-        let duration = p.get("duration_seconds").and_then(|d| d.parse().ok());
-        let params = WebIdentityParams {
-            role_arn: role_arn.to_owned(),
-            role_session_name: session_name.unwrap_or_else(|| self.generated_session_name()),
-            duration_seconds: duration,
-            web_identity_token: token.trim().to_owned(),
-        };
-        self.debug(|| {
-            format!(
-                "AssumeRoleWithWebIdentity {role_arn} at {}",
-                settings.endpoint
-            )
-        });
-        let creds = settings.client()?.assume_role_with_web_identity(&params)?;
-        self.remember(&p.name, &cache_key, &creds);
-        Ok(Resolved {
-            credentials: creds,
-            source: format!("AssumeRoleWithWebIdentity of {role_arn}"),
-        })
-    }
-
-    fn env_web_identity(&self) -> Result<Option<Resolved>, CredentialError> {
-        let (Some(role_arn), Some(token_file)) = (
-            self.env.get("AWS_ROLE_ARN"),
-            self.env.get("AWS_WEB_IDENTITY_TOKEN_FILE"),
-        ) else {
-            return Ok(None);
-        };
-        let shared = self.shared()?;
-        let (name, _) = self.profile_name();
-        let empty = Profile::empty(&name);
-        let p = shared.profile(&name).unwrap_or(&empty);
-        let token_file = self.env.expand_home(token_file);
-        self.web_identity(shared, p, role_arn, &token_file)
-            .map(Some)
-    }
-
-    /// Where and how to call STS for profile `p`: endpoint from
-    /// `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, the profile's `services`
-    /// section, the profile's `endpoint_url`, else AWS's regional endpoint;
-    /// CA bundle from `AWS_CA_BUNDLE` or the profile's `ca_bundle`.
-    fn sts_settings(
-        &self,
-        shared: &SharedConfig,
-        p: &Profile,
-    ) -> Result<StsSettings, CredentialError> {
-        let region = match self.configured_region()? {
-            Some(r) => r,
-            None => p.get("region").unwrap_or("us-east-1").to_owned(),
-        };
-        let ignore_configured = self
-            .env
-            .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-            || p.get("ignore_configured_endpoint_urls")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let configured = if ignore_configured {
-            None
-        } else {
-            self.env
-                .get("AWS_ENDPOINT_URL_STS")
-                .or_else(|| self.env.get("AWS_ENDPOINT_URL"))
-                .or_else(|| shared.service_endpoint(p, "sts"))
-                .or_else(|| p.get("endpoint_url"))
-                .map(str::to_owned)
-        };
-        let endpoint = configured.unwrap_or_else(|| super::sts_client::default_endpoint(&region));
-        let ca_bundle = self
-            .env
-            .get("AWS_CA_BUNDLE")
-            .or_else(|| p.get("ca_bundle"))
-            .map(|b| self.env.expand_home(b));
-        Ok(StsSettings {
-            endpoint,
-            region,
-            ca_bundle,
-        })
-    }
-
-    fn credential_process(
-        &self,
-        profile: &str,
-        command: &str,
-    ) -> Result<Credentials, CredentialError> {
-        let perr = |message: String| CredentialError::Process {
-            profile: profile.to_owned(),
-            message,
-        };
-        let argv = split_command(command)
-            .ok_or_else(|| perr("unbalanced quotes in the command".into()))?;
-        let (program, args) = argv
-            .split_first()
-            .ok_or_else(|| perr("empty command".into()))?;
-        self.debug(|| format!("running credential_process `{program}`"));
-        let mut child = std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .map_err(|e| perr(format!("cannot run `{program}`: {}", e.kind())))?;
-        let mut out = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
-            stdout
-                .take(MAX_PROCESS_OUTPUT)
-                .read_to_end(&mut out)
-                .map_err(|e| perr(format!("cannot read its output: {}", e.kind())))?;
-        }
-        let status = child
-            .wait()
-            .map_err(|e| perr(format!("cannot wait for it: {}", e.kind())))?;
-        if !status.success() {
-            return Err(perr(format!("`{program}` exited with {status}")));
-        }
-        parse_process_output(&out, self.now).map_err(perr)
-    }
-}
-
-struct StsSettings {
-    endpoint: String,
-    region: String,
-    ca_bundle: Option<PathBuf>,
-}
-
-impl StsSettings {
-    fn client(&self) -> Result<StsClient, CredentialError> {
-        Ok(StsClient::new(
-            &self.endpoint,
-            &self.region,
-            self.ca_bundle.as_deref(),
-        )?)
-    }
-}
-
-/// The JSON a `credential_process` prints (`Version` 1).
-fn parse_process_output(out: &[u8], now: SystemTime) -> Result<Credentials, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Output {
-        version: u32,
-        access_key_id: String,
-        secret_access_key: String,
-        session_token: Option<String>,
-        expiration: Option<String>,
-    }
-    // The error from serde could quote the input; report only its position.
-    let o: Output = serde_json::from_slice(out).map_err(|e| {
-        format!("its output is not the expected JSON (Version, AccessKeyId, SecretAccessKey, ...) at line {} column {}", e.line(), e.column())
-    })?;
-    if o.version != 1 {
-        return Err(format!("unsupported Version {} (expected 1)", o.version));
-    }
-    let expiration = match o.expiration.as_deref() {
-        Some(s) => Some(
-            super::sts_client::parse_timestamp(s).ok_or("Expiration is not an ISO 8601 time")?,
-        ),
-        None => None,
-    };
-    if expiration.is_some_and(|e| e <= now) {
-        return Err("it returned expired credentials".into());
-    }
-    Ok(Credentials::new(
-        o.access_key_id,
-        o.secret_access_key,
-        o.session_token,
-        expiration,
-    ))
-}
-
-/// Splits a command line as botocore does (`shlex.split`, POSIX rules):
-/// whitespace separates words, quotes group, backslash escapes.
-fn split_command(s: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        c => cur.push(c),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            c @ ('"' | '\\' | '$' | '`') => cur.push(c),
-                            '\n' => {}
-                            c => {
-                                cur.push('\\');
-                                cur.push(c);
-                            }
-                        },
-                        c => cur.push(c),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                cur.push(chars.next()?);
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Some(words)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::process::{parse_process_output, split_command};
     use super::*;
     use std::time::Duration;
+    use std::time::UNIX_EPOCH;
 
     fn files(config: &str, credentials: &str) -> (tempfile::TempDir, Env) {
         let dir = tempfile::tempdir().unwrap();
