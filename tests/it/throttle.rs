@@ -128,7 +128,10 @@ fn request_from(
             req = req.header(*k, *v);
         }
         let resp = sender
-            .send_request(req.body(Full::new(bytes::Bytes::from(body.to_owned()))).unwrap())
+            .send_request(
+                req.body(Full::new(bytes::Bytes::from(body.to_owned())))
+                    .unwrap(),
+            )
             .await
             .unwrap();
         let status = resp.status().as_u16();
@@ -284,7 +287,11 @@ fn caller_identity(server: &TestServer, home: &Path, secret: &str) -> Run {
 
 #[test]
 fn sts_failures_get_awss_throttling_error() {
-    if !common::require_tool("sts_failures_get_awss_throttling_error", "aws", &["--version"]) {
+    if !common::require_tool(
+        "sts_failures_get_awss_throttling_error",
+        "aws",
+        &["--version"],
+    ) {
         return;
     }
     let s = setup(2, 300);
@@ -313,7 +320,10 @@ fn sts_failures_get_awss_throttling_error() {
     // Another source is not throttled (unsigned, so refused as usual).
     let r = request_from(&s.server, OTHER, "POST", "/", &content_type, form);
     assert_eq!(r.status, 403, "{r:?}");
-    assert!(r.body.contains("<Code>MissingAuthenticationToken</Code>"), "{r:?}");
+    assert!(
+        r.body.contains("<Code>MissingAuthenticationToken</Code>"),
+        "{r:?}"
+    );
 
     let throttled = s.server.wait_audit(|r| {
         r["reason"]
