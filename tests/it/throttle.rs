@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 
@@ -27,6 +27,9 @@ const WRONG_SECRET: &str = "not-alices-secret-0123456789abcd";
 const FAILING: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
 /// Another source, on the same machine.
 const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+/// `auth_block_secs` of the Git test.
+const BLOCK_SECS: u64 = 8;
 
 const PULL: &str = r#"{"Version":"2012-10-17","Statement":[
   {"Sid":"Pull","Effect":"Allow","Action":"codecommit:GitPull","Resource":"*"}]}"#;
@@ -192,7 +195,9 @@ fn metric(server: &TestServer, name: &str) -> u64 {
 
 #[test]
 fn git_failures_block_their_source_only_and_the_block_expires() {
-    let s = setup(3, 4);
+    // The block is long enough for the checks made while it lasts (a few
+    // requests and one clone), however loaded the machine.
+    let s = setup(3, BLOCK_SECS);
     // Three wrong passwords: refused as usual (git's first, credential-less
     // request of each run is not a failure).
     for i in 0..3 {
@@ -207,18 +212,25 @@ fn git_failures_block_their_source_only_and_the_block_expires() {
         .assert_failure()
         .assert_stderr_contains("Authentication failed");
     let refused = advertisement(&s, FAILING, ALICE.1);
+    let block_end = Instant::now();
     assert_eq!(refused.status, 429, "{refused:?}");
     let wait = retry_after(&refused);
-    assert!((1..=4).contains(&wait), "Retry-After {wait}");
+    assert!((1..=BLOCK_SECS).contains(&wait), "Retry-After {wait}");
+    let block_end = block_end + Duration::from_secs(wait);
     assert!(
         refused.body.contains("too many failed authentications"),
         "{refused:?}"
     );
+    assert_eq!(metric(&s.server, "gitiam_auth_sources_blocked"), 1);
     // Good credentials do not help: the source is refused before they are
     // looked at. git says 429.
     clone(&s, ALICE.1, "refused")
         .assert_failure()
         .assert_stderr_contains("429");
+    assert!(
+        Instant::now() < block_end,
+        "the checks above took the whole block"
+    );
 
     // Another source is served, and its own failures are its own.
     let other = advertisement(&s, OTHER, ALICE.1);
@@ -236,9 +248,11 @@ fn git_failures_block_their_source_only_and_the_block_expires() {
         "{reason}"
     );
     let blocking = s.server.wait_audit(|r| {
-        r["reason"]
-            .as_str()
-            .is_some_and(|r| r.ends_with("source 127.0.0.1 blocked for 4 seconds"))
+        r["reason"].as_str().is_some_and(|r| {
+            r.ends_with(&format!(
+                "source 127.0.0.1 blocked for {BLOCK_SECS} seconds"
+            ))
+        })
     });
     assert_eq!(blocking["status"], 401);
     assert!(
@@ -249,12 +263,13 @@ fn git_failures_block_their_source_only_and_the_block_expires() {
         s.server.log()
     );
     assert!(metric(&s.server, "gitiam_auth_throttled_total") >= 2);
-    assert_eq!(metric(&s.server, "gitiam_auth_sources_blocked"), 1);
     assert_eq!(metric(&s.server, "gitiam_auth_blocks_total"), 1);
     assert_eq!(metric(&s.server, "gitiam_auth_failures_total"), 5);
 
     // After the block, the source is served again.
-    std::thread::sleep(Duration::from_secs(wait) + Duration::from_millis(200));
+    std::thread::sleep(
+        block_end.saturating_duration_since(Instant::now()) + Duration::from_millis(200),
+    );
     clone(&s, ALICE.1, "after").assert_success();
     assert_eq!(metric(&s.server, "gitiam_auth_sources_blocked"), 0);
 }
