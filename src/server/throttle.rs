@@ -32,7 +32,8 @@
 //! **Memory.** At most `max_sources` sources are remembered (a little more
 //! for a moment, when several new sources are inserted at once). When a
 //! failure comes from a new source and the table is full, one sweep brings
-//! it down to three quarters of the cap, dropping, in this order: sources
+//! it down to three quarters of the cap (at least one place free),
+//! dropping, in this order: sources
 //! that carry nothing any more (not blocked, bucket full again); sources not
 //! blocked (some failures, under the rate); and, if the table is still full
 //! of blocked sources, the blocks that end soonest. So a flood of addresses
@@ -327,7 +328,8 @@ impl FailureLimiter {
         if before < cap {
             return;
         }
-        let target = cap - cap / 4;
+        // At least one free place, whatever the cap.
+        let target = cap.saturating_sub((cap / 4).max(1));
         let rate = self.rate;
         self.table.retain(|_, e| !e.spent(now, &rate));
         if self.table.len() > target {
@@ -610,6 +612,20 @@ mod tests {
         }
         assert!(l.check(v4(0), t).is_ok());
         assert!(l.sample(t).evictions >= 9_900);
+    }
+
+    #[test]
+    fn a_cap_of_one_holds_one_source() {
+        let l = FailureLimiter::new(AuthThrottle {
+            max_sources: 1,
+            ..settings(1, 1, 300)
+        });
+        let t0 = Instant::now();
+        fail(&l, "10.0.0.1", 2, t0);
+        assert!(l.check(ip("10.0.0.1"), t0).is_err());
+        l.record_failure(ip("10.0.0.2"), t0 + Duration::from_secs(1));
+        assert_eq!(l.table.len(), 1);
+        assert!(l.check(ip("10.0.0.1"), t0).is_ok(), "made room");
     }
 
     #[test]
