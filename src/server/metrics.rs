@@ -1,6 +1,7 @@
 //! Prometheus metrics of the proxy, rendered as text on `GET /metrics`:
 //! requests by action, decision and status, request latency, the time spent
-//! deciding, bytes in and out, open connections and configuration reloads.
+//! deciding, bytes in and out, open connections and configuration reloads,
+//! and the throttling of failed authentications ([`AuthThrottleSample`]).
 //!
 //! Hand-rolled (a few atomics and one small map) rather than a metrics
 //! crate: the set is fixed and small.
@@ -69,6 +70,24 @@ impl Histogram {
     }
 }
 
+/// The failed-authentication limiter's counters and gauges, taken when
+/// `/metrics` is scraped (see `server::throttle`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthThrottleSample {
+    /// Failed authentications recorded.
+    pub failures: u64,
+    /// Blocks started (a source went over its rate).
+    pub blocks: u64,
+    /// Requests refused because their source was blocked.
+    pub refusals: u64,
+    /// Sources forgotten to keep the table under its cap.
+    pub evictions: u64,
+    /// Sources remembered now.
+    pub sources_tracked: u64,
+    /// Sources blocked now.
+    pub sources_blocked: u64,
+}
+
 /// Label set of `gitiam_requests_total`.
 type RequestKey = (&'static str, &'static str, u16);
 
@@ -83,6 +102,7 @@ pub struct Metrics {
     connections_total: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    auth_throttle: Mutex<AuthThrottleSample>,
 }
 
 impl Default for Metrics {
@@ -97,6 +117,7 @@ impl Default for Metrics {
             connections_total: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            auth_throttle: Mutex::new(AuthThrottleSample::default()),
         }
     }
 }
@@ -150,6 +171,13 @@ impl Metrics {
             &self.reloads_failed
         };
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The failed-authentication limiter's state, for the next render.
+    pub fn auth_throttle(&self, sample: AuthThrottleSample) {
+        if let Ok(mut s) = self.auth_throttle.lock() {
+            *s = sample;
+        }
     }
 
     /// The Prometheus text exposition.
@@ -215,7 +243,56 @@ impl Metrics {
             "gitiam_config_reloads_total{{result=\"error\"}} {}",
             self.reloads_failed.load(Ordering::Relaxed)
         );
+        self.render_auth_throttle(&mut out);
         out
+    }
+
+    fn render_auth_throttle(&self, out: &mut String) {
+        let s = self.auth_throttle.lock().map(|s| *s).unwrap_or_default();
+        let series = [
+            (
+                "gitiam_auth_failures_total",
+                "counter",
+                "Failed authentications counted per source address.",
+                s.failures,
+            ),
+            (
+                "gitiam_auth_blocks_total",
+                "counter",
+                "Times a source address went over its failure rate and was blocked.",
+                s.blocks,
+            ),
+            (
+                "gitiam_auth_throttled_total",
+                "counter",
+                "Requests refused because their source address was blocked.",
+                s.refusals,
+            ),
+            (
+                "gitiam_auth_sources_evicted_total",
+                "counter",
+                "Source addresses forgotten to keep the failure table under its cap.",
+                s.evictions,
+            ),
+            (
+                "gitiam_auth_sources_tracked",
+                "gauge",
+                "Source addresses with recent failed authentications.",
+                s.sources_tracked,
+            ),
+            (
+                "gitiam_auth_sources_blocked",
+                "gauge",
+                "Source addresses blocked now.",
+                s.sources_blocked,
+            ),
+        ];
+        for (name, kind, help, v) in series {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
+        }
     }
 }
 
@@ -238,6 +315,11 @@ mod tests {
         m.decision_time(Duration::from_micros(7));
         m.decision_time(Duration::from_nanos(300));
         m.reload(false);
+        m.auth_throttle(AuthThrottleSample {
+            refusals: 4,
+            sources_blocked: 2,
+            ..AuthThrottleSample::default()
+        });
         let text = m.render();
         assert!(
             text.contains(
@@ -266,5 +348,13 @@ mod tests {
             text.contains("gitiam_config_reloads_total{result=\"error\"} 1"),
             "{text}"
         );
+        assert!(text.contains("gitiam_auth_throttled_total 4\n"), "{text}");
+        assert!(
+            text.contains(
+                "# TYPE gitiam_auth_sources_blocked gauge\ngitiam_auth_sources_blocked 2\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("gitiam_auth_failures_total 0\n"), "{text}");
     }
 }

@@ -6,6 +6,8 @@
 //!   service (+ the push's commands) to decisions, refusal and audit record;
 //!   every front door and the STS API decide through it;
 //! - [`audit`] and [`metrics`]: one audit line and one sample per request;
+//! - [`throttle`]: failed authentications counted per source address, and
+//!   the sources refused for a while;
 //! - [`body`] and [`backend`]: streaming bodies, and forwarding to
 //!   `git http-backend` or an upstream smart-HTTP server;
 //! - [`sts`]: the STS Query API;
@@ -24,4 +26,5 @@ pub mod reload;
 pub mod session;
 pub mod state;
 pub mod sts;
+pub mod throttle;
 pub mod tls;

@@ -1,7 +1,7 @@
 //! What every front door and the STS API share while the server runs: the
 //! settings read at start, the identity directory and session keys (swapped
-//! by [`super::reload`]), the backend, the signing-key cache, audit and
-//! metrics.
+//! by [`super::reload`]), the backend, the signing-key cache, the
+//! failed-authentication limiter, audit and metrics.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::server::backend::{
     Backend, BackendError, CgiBackend, CgiConfig, UpstreamAuth, UpstreamBackend, UpstreamConfig,
 };
 use crate::server::session::keys::{KeyError, KeySet};
+use crate::server::throttle::FailureLimiter;
 use crate::server::tls::TlsError;
 use crate::server::{audit, metrics};
 use crate::shared::config::sts::StsSettings;
@@ -66,6 +67,8 @@ pub struct State {
     pub backend: Backend,
     /// Derived SigV4 signing keys (Git and STS requests).
     pub signing_keys: SigningKeyCache,
+    /// Failed authentications per source address (every door checks it).
+    pub auth_failures: FailureLimiter,
     /// The audit log.
     pub audit: audit::AuditLog,
     /// The metrics.
@@ -83,6 +86,7 @@ impl State {
                 source,
             })?;
         let keys = load_sts_keys(&config.sts)?;
+        let auth_failures = FailureLimiter::new(config.server.auth_throttle);
         Ok(Self {
             server: config.server,
             sts: config.sts,
@@ -90,6 +94,7 @@ impl State {
             sts_keys: ArcSwap::from_pointee(keys),
             backend,
             signing_keys: SigningKeyCache::default(),
+            auth_failures,
             audit,
             metrics: metrics::Metrics::default(),
         })

@@ -21,6 +21,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("server::body", 3),
     ("server::audit", 3),
     ("server::metrics", 3),
+    ("server::throttle", 3),
     ("server::tls", 3),
     ("server::identity", 4),
     ("server::backend", 4),

@@ -28,3 +28,4 @@ mod proxy_upstream;
 mod serve_cli;
 mod sigv4_botocore;
 mod sts_cli;
+mod throttle;

@@ -53,9 +53,7 @@ fn unauthorized(reason: impl Into<String>) -> HttpError {
 /// Reads HTTP Basic credentials.
 pub fn credentials(headers: &HeaderMap) -> Result<BasicCredentials, HttpError> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let value = values
-        .next()
-        .ok_or_else(|| unauthorized("no Authorization header"))?;
+    let value = values.next().ok_or(HttpError::NoCredentials)?;
     if values.next().is_some() {
         return Err(unauthorized("several Authorization headers"));
     }

@@ -4,12 +4,17 @@
 //! `WWW-Authenticate` challenge and no detail); the reason goes to the audit
 //! log through [`HttpError::audit_reason`]. Other answers carry a short
 //! text that git prints as `remote: ...` or in its error line.
+//!
+//! [`HttpError::is_failed_authentication`] says which failures the
+//! failed-authentication limiter counts; a source it refuses gets `429` with
+//! `Retry-After` ([`HttpError::Throttled`]).
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
 use crate::server::backend::BackendError;
+use crate::server::throttle::RetryAfter;
 use crate::shared::git::{GitError, RefusalAnswer};
 
 use super::ProxyBody;
@@ -29,12 +34,21 @@ pub enum HttpError {
         /// The accepted method.
         allow: http::Method,
     },
-    /// Authentication failed; `reason` is for the audit log only.
+    /// No credentials: git's first request, answered with the challenge
+    /// (git then asks its credential helper and retries). Not a failure.
+    #[error("authentication required: no Authorization header")]
+    NoCredentials,
+    /// Credentials were presented and did not authenticate; `reason` is for
+    /// the audit log only.
     #[error("authentication failed: {reason}")]
     Unauthorized {
         /// What failed.
         reason: String,
     },
+    /// The source address is refused for a while after too many failed
+    /// authentications.
+    #[error("throttled: {0}")]
+    Throttled(RetryAfter),
     /// Authorization denied a pull or a ref advertisement.
     #[error("{message}")]
     Forbidden {
@@ -74,7 +88,8 @@ impl HttpError {
         match self {
             HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            HttpError::NoCredentials | HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            HttpError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             HttpError::Forbidden { .. } => StatusCode::FORBIDDEN,
             HttpError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Git(e) => match e {
@@ -94,6 +109,16 @@ impl HttpError {
         }
     }
 
+    /// Whether the failure is a failed authentication that counts against
+    /// its source address: credentials were presented and did not
+    /// authenticate (unreadable, unknown or inactive key, bad or expired
+    /// session token, wrong signature, timestamp too far off). A request
+    /// without credentials does not count (every git session starts with
+    /// one).
+    pub fn is_failed_authentication(&self) -> bool {
+        matches!(self, HttpError::Unauthorized { .. })
+    }
+
     /// The full reason, for the audit log and logs (never secrets: no error
     /// here is built from one).
     pub fn audit_reason(&self) -> String {
@@ -105,7 +130,13 @@ impl HttpError {
         match self {
             HttpError::NotFound => "gitiam: not found".into(),
             HttpError::MethodNotAllowed { .. } => "gitiam: method not allowed".into(),
-            HttpError::Unauthorized { .. } => "gitiam: authentication required".into(),
+            HttpError::NoCredentials | HttpError::Unauthorized { .. } => {
+                "gitiam: authentication required".into()
+            }
+            HttpError::Throttled(retry) => format!(
+                "gitiam: too many failed authentications from your address; retry in {} seconds",
+                retry.secs()
+            ),
             HttpError::Forbidden { message } => message.clone(),
             HttpError::UnsupportedEncoding(_) => {
                 "gitiam: compressed push requests are not supported".into()
@@ -131,11 +162,17 @@ impl HttpError {
         let mut response = text(self.status(), format!("{}\n", self.public_message()));
         let headers = response.headers_mut();
         match &self {
-            HttpError::Unauthorized { .. } => {
+            HttpError::NoCredentials | HttpError::Unauthorized { .. } => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(CHALLENGE),
                 );
+            }
+            HttpError::Throttled(retry) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry.secs()));
+                // Refused before the body was read: do not reuse the
+                // connection (and make the source pay a new handshake).
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             HttpError::MethodNotAllowed { allow } => {
                 if let Ok(v) = HeaderValue::from_str(allow.as_str()) {
@@ -227,6 +264,36 @@ mod tests {
             r.headers()[header::CACHE_CONTROL],
             "no-cache, max-age=0, must-revalidate"
         );
+    }
+
+    #[test]
+    fn throttled_is_429_with_retry_after_and_only_failures_count() {
+        use crate::server::throttle::Source;
+        let e = HttpError::Throttled(RetryAfter {
+            source: Source::V4(std::net::Ipv4Addr::LOCALHOST),
+            wait: Duration::from_millis(41_200),
+            first: true,
+        });
+        assert!(!e.is_failed_authentication());
+        assert_eq!(
+            e.audit_reason(),
+            "throttled: too many failed authentications from 127.0.0.1; blocked for 42 more seconds"
+        );
+        let r = e.into_response();
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(r.headers()[header::CONNECTION], "close");
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+
+        assert!(!HttpError::NoCredentials.is_failed_authentication());
+        let r = HttpError::NoCredentials.into_response();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], CHALLENGE);
+        let bad = HttpError::Unauthorized {
+            reason: "signature mismatch".into(),
+        };
+        assert!(bad.is_failed_authentication());
+        assert_eq!(bad.status(), 401);
     }
 
     #[test]

@@ -2,8 +2,13 @@
 //! authorize -> forward; for STS the `sts` handler. Every outcome, including
 //! failures, ends in one audit line and one metrics sample (written by the
 //! response body when it is done).
+//!
+//! Git and STS requests from a source the failed-authentication limiter
+//! refuses are answered before their credentials are looked at (Git: `429`
+//! with `Retry-After`; STS: AWS's `Throttling`); failed authentications are
+//! counted against their source when they are answered.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime};
@@ -26,6 +31,7 @@ use super::{ProxyBody, authn};
 use crate::server::access::{self, GitAccess, RequestFacts};
 use crate::server::audit::AuditRecord;
 use crate::server::state::State;
+use crate::server::throttle::{Recorded, RetryAfter};
 
 /// Largest STS request body (a session policy is at most a few KiB).
 pub const MAX_STS_BODY: usize = 64 * 1024;
@@ -52,6 +58,9 @@ pub async fn handle(
     match route {
         Route::Healthz => return error::text(StatusCode::OK, "ok\n"),
         Route::Metrics => {
+            state
+                .metrics
+                .auth_throttle(state.auth_failures.sample(Instant::now()));
             let mut r = error::text(StatusCode::OK, state.metrics.render());
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -106,6 +115,9 @@ pub async fn handle(
                 tracing::debug!(request_id = %record.request_id, error = %e, "request refused");
             }
             record.reason = Some(e.audit_reason());
+            if e.is_failed_authentication() {
+                count_failure(&state, peer.ip(), &mut record);
+            }
             e.into_response()
         }
     };
@@ -140,6 +152,7 @@ async fn git_request(
     record: &mut AuditRecord,
 ) -> Result<Response<ProxyBody>, HttpError> {
     record.action = Some(access::git_action(endpoint.service()).to_string());
+    check_source(state, info.peer.ip(), record).map_err(HttpError::Throttled)?;
     let (parts, body) = req.into_parts();
 
     let creds = authn::credentials(&parts.headers)?;
@@ -287,6 +300,15 @@ async fn sts_request(
     info: RequestInfo<'_>,
     record: &mut AuditRecord,
 ) -> Result<Response<ProxyBody>, HttpError> {
+    if let Err(retry) = check_source(state, info.peer.ip(), record) {
+        record.reason = Some(format!("Throttling: {retry}"));
+        let mut response = sts::xml::throttled_response(retry.secs(), &record.request_id);
+        // The body is not read: do not reuse the connection.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Ok(response.map(error::full));
+    }
     let (parts, body) = req.into_parts();
     let body = idle_request_body(
         body,
@@ -315,6 +337,7 @@ async fn sts_request(
     };
     let outcome = sts::handle(&ctx, &request).await;
     let audit = outcome.audit;
+    let failed_authentication = audit.authentication_failed;
     record.action = audit.action.map(|a| format!("sts:{a}"));
     record.access_key_id = audit.access_key_id;
     record.principal = audit.principal;
@@ -329,7 +352,52 @@ async fn sts_request(
         (Some(code), None) => Some(code.to_string()),
         (None, _) => None,
     };
+    if failed_authentication {
+        count_failure(state, info.peer.ip(), record);
+    }
     Ok(outcome.response.map(error::full))
+}
+
+/// `Err` when requests from `ip` are refused for now (the audit line says
+/// `throttled`); the first refusal of each block is logged at warn.
+fn check_source(state: &State, ip: IpAddr, record: &mut AuditRecord) -> Result<(), RetryAfter> {
+    let Err(retry) = state.auth_failures.check(ip, Instant::now()) else {
+        return Ok(());
+    };
+    record.decision = Some("throttled");
+    if retry.first {
+        tracing::warn!(
+            request_id = %record.request_id,
+            source = %retry.source,
+            retry_after_secs = retry.secs(),
+            "refusing requests from a source blocked after failed authentications"
+        );
+    } else {
+        tracing::debug!(request_id = %record.request_id, source = %retry.source, "throttled");
+    }
+    Err(retry)
+}
+
+/// Counts a failed authentication against its source; when that blocks
+/// the source, says so in the log and the audit reason.
+fn count_failure(state: &State, ip: IpAddr, record: &mut AuditRecord) {
+    if let Recorded::Blocked(retry) = state.auth_failures.record_failure(ip, Instant::now()) {
+        tracing::warn!(
+            request_id = %record.request_id,
+            source = %retry.source,
+            block_secs = retry.secs(),
+            "too many failed authentications: source blocked"
+        );
+        let note = format!(
+            "source {} blocked for {} seconds",
+            retry.source,
+            retry.secs()
+        );
+        record.reason = Some(match record.reason.take() {
+            Some(reason) => format!("{reason}; {note}"),
+            None => note,
+        });
+    }
 }
 
 /// Reads a whole body of at most `limit` bytes.

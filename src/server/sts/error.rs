@@ -26,6 +26,7 @@ pub enum ErrorCode {
     IdpCommunicationError,
     InvalidAction,
     MissingAction,
+    Throttling,
     InternalFailure,
 }
 
@@ -47,6 +48,7 @@ impl ErrorCode {
             Self::IdpCommunicationError => "IDPCommunicationError",
             Self::InvalidAction => "InvalidAction",
             Self::MissingAction => "MissingAction",
+            Self::Throttling => "Throttling",
             Self::InternalFailure => "InternalFailure",
         }
     }
@@ -68,9 +70,34 @@ impl ErrorCode {
             | Self::ExpiredTokenException
             | Self::IdpCommunicationError
             | Self::InvalidAction
-            | Self::MissingAction => S::BAD_REQUEST,
+            | Self::MissingAction
+            // As AWS STS answers `Throttling: Rate exceeded` (the SDKs key
+            // on the code to back off, not on the status).
+            | Self::Throttling => S::BAD_REQUEST,
             Self::InternalFailure => S::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Whether the code answers credentials that were presented and did not
+    /// authenticate: what the failed-authentication limiter counts per
+    /// source address. A signed request's key, token or signature
+    /// (`InvalidClientTokenId`, `SignatureDoesNotMatch`,
+    /// `IncompleteSignature`, `ExpiredToken`) and a web identity token
+    /// (`InvalidIdentityToken`, `ExpiredTokenException`) count. Not
+    /// counted: no credentials at all (`MissingAuthenticationToken`: nothing
+    /// was guessed), an authenticated caller's refusal (`AccessDenied`),
+    /// malformed requests, the identity provider being unreachable, and the
+    /// server's own failures.
+    pub fn is_authentication_failure(self) -> bool {
+        matches!(
+            self,
+            Self::InvalidClientTokenId
+                | Self::SignatureDoesNotMatch
+                | Self::IncompleteSignature
+                | Self::ExpiredToken
+                | Self::InvalidIdentityToken
+                | Self::ExpiredTokenException
+        )
     }
 
     /// `Sender` for the client's faults, `Receiver` for the server's.
@@ -136,6 +163,12 @@ impl StsError {
              Check your AWS Secret Access Key and signing method. Consult the service \
              documentation for details.",
         )
+    }
+
+    /// AWS's answer to a caller over its rate; here: a source address
+    /// refused for a while after too many failed authentications.
+    pub fn throttling() -> Self {
+        Self::new(ErrorCode::Throttling, "Rate exceeded")
     }
 
     pub fn internal() -> Self {

@@ -25,6 +25,7 @@ pub async fn handle(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> StsOutcome {
         Ok(body) => xml::response(http::StatusCode::OK, body, req.request_id),
         Err(e) => {
             audit.error = Some(e.code.as_str());
+            audit.authentication_failed = e.code.is_authentication_failure();
             if audit.detail.is_none() {
                 audit.detail = Some(e.message.clone());
             }

@@ -63,6 +63,9 @@ pub struct StsAudit {
     pub deciding: Vec<StatementRef>,
     /// The AWS error code answered, if any.
     pub error: Option<&'static str>,
+    /// Whether that error says presented credentials did not authenticate
+    /// ([`super::ErrorCode::is_authentication_failure`]).
+    pub authentication_failed: bool,
     /// Why, in more detail than the client is told.
     pub detail: Option<String>,
     /// The access key id of credentials issued by this request.

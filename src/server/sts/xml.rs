@@ -154,6 +154,18 @@ pub fn error_response(error: &StsError, request_id: &str) -> Response<Bytes> {
     )
 }
 
+/// The `Throttling` answer to a request from a source refused for a while:
+/// AWS's shape (400, `Sender`, `Rate exceeded`) plus a `Retry-After`, which
+/// AWS does not send and the SDKs ignore, for other clients.
+pub fn throttled_response(retry_after_secs: u64, request_id: &str) -> Response<Bytes> {
+    let mut response = error_response(&StsError::throttling(), request_id);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        http::HeaderValue::from(retry_after_secs),
+    );
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -181,6 +193,23 @@ mod tests {
             error_response(&StsError::expired_token(), "r").status(),
             StatusCode::BAD_REQUEST
         );
+    }
+
+    #[test]
+    fn throttling_is_awss_shape_with_retry_after() {
+        let resp = throttled_response(42, "r");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "42");
+        let body = std::str::from_utf8(resp.body()).unwrap();
+        assert!(
+            body.contains(
+                "<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+            ),
+            "{body}"
+        );
+        assert!(!ErrorCode::Throttling.is_authentication_failure());
+        assert!(ErrorCode::SignatureDoesNotMatch.is_authentication_failure());
+        assert!(!ErrorCode::MissingAuthenticationToken.is_authentication_failure());
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod secret;
 pub mod sts;
 #[cfg(test)]
 mod tests;
+pub mod throttle;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub struct ServerConfig {
     pub audit: AuditSink,
     /// Largest accepted distance between a signature's time and the clock.
     pub max_clock_skew: Duration,
+    /// Throttling of failed authentications per source address.
+    pub auth_throttle: throttle::AuthThrottle,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
     /// Largest request head (request line and headers).
@@ -392,6 +395,7 @@ impl Loader<'_> {
             },
         };
         let usize_of = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        let auth_throttle = self.auth_throttle(&raw)?;
         Ok(ServerConfig {
             listen,
             region,
@@ -401,6 +405,7 @@ impl Loader<'_> {
             max_clock_skew: Duration::from_secs(
                 self.positive(raw.max_clock_skew_secs, DEFAULT_MAX_CLOCK_SKEW_SECS)?,
             ),
+            auth_throttle,
             max_connections: usize_of(self.positive(raw.max_connections, 1024)?),
             max_header_bytes: usize_of(self.positive(raw.max_header_bytes, 64 * 1024)?),
             header_read_timeout: Duration::from_secs(
