@@ -100,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             config_path,
             listen: Some(args.listen),
             on_listening: Some(on_listening),
+            doors: vec![serve::ssh_door()],
         },
     )
 }

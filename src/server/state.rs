@@ -46,6 +46,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The SSH door cannot start (host keys, backend).
+    #[error("ssh: {0}")]
+    Ssh(String),
     /// Signal handlers cannot be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),

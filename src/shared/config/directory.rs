@@ -17,6 +17,7 @@ pub struct Directory {
     pub(super) accounts: BTreeMap<String, Account>,
     pub(super) keys: HashMap<String, AccessKey>,
     pub(super) roles_by_arn: HashMap<String, Arc<Role>>,
+    pub(super) ssh_keys: HashMap<String, super::ssh::SshKey>,
 }
 
 /// One `[[accounts]]` entry.
@@ -85,6 +86,16 @@ impl Directory {
             return None;
         }
         Some((Arc::clone(&key.user), &key.secret))
+    }
+
+    /// The SSH key `id` (`APKA...`), active or not.
+    pub fn ssh_key(&self, id: &str) -> Option<&super::ssh::SshKey> {
+        self.ssh_keys.get(id)
+    }
+
+    /// Number of SSH public keys (active or not).
+    pub fn ssh_key_count(&self) -> usize {
+        self.ssh_keys.len()
     }
 
     /// The user `name` of `account`.

@@ -12,6 +12,7 @@
 mod directory;
 pub mod raw;
 mod secret;
+pub mod ssh;
 pub mod sts;
 #[cfg(test)]
 mod tests;
@@ -88,6 +89,8 @@ pub struct ServerConfig {
     /// Offer HTTP/2 in ALPN (off by default: git pushes measured markedly
     /// slower over HTTP/2 than over HTTP/1.1, see docs/PERFORMANCE.md).
     pub http2: bool,
+    /// `ssh_listen` and `ssh_host_keys`.
+    pub ssh: ssh::SshServerConfig,
 }
 
 /// PEM certificate chain and private key.
@@ -392,6 +395,7 @@ impl Loader<'_> {
             },
         };
         let usize_of = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        let ssh = self.ssh_server(&raw)?;
         Ok(ServerConfig {
             listen,
             region,
@@ -409,6 +413,7 @@ impl Loader<'_> {
             body_idle_timeout: Duration::from_secs(self.positive(raw.body_idle_timeout_secs, 60)?),
             shutdown_timeout: Duration::from_secs(self.positive(raw.shutdown_timeout_secs, 30)?),
             http2: raw.http2.is_some_and(|h| h.into_inner()),
+            ssh,
         })
     }
 
@@ -590,6 +595,7 @@ impl Loader<'_> {
         accounts: Vec<Spanned<raw::RawAccount>>,
     ) -> Result<Directory, ConfigError> {
         let mut dir = Directory::default();
+        let mut ssh_seen = ssh::SeenKeys::default();
         for account in accounts {
             let account = account.into_inner();
             let id = account.id.get_ref().clone();
@@ -656,6 +662,9 @@ impl Loader<'_> {
                         ));
                     }
                     dir.keys.insert(key_id, access_key);
+                }
+                for key in &u.ssh_keys {
+                    self.ssh_key(key, &user, &mut dir.ssh_keys, &mut ssh_seen)?;
                 }
                 acct.users.insert(name, user);
             }

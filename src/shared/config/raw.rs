@@ -41,6 +41,8 @@ pub struct RawServer {
     pub body_idle_timeout_secs: Option<Spanned<u64>>,
     pub shutdown_timeout_secs: Option<Spanned<u64>>,
     pub http2: Option<Spanned<bool>>,
+    pub ssh_listen: Option<Spanned<String>>,
+    pub ssh_host_keys: Option<Vec<Spanned<String>>>,
 }
 
 /// `[backend]`.
@@ -102,6 +104,8 @@ pub struct RawUser {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub access_keys: Vec<Spanned<RawAccessKey>>,
+    #[serde(default)]
+    pub ssh_keys: Vec<Spanned<crate::shared::config::ssh::RawSshKey>>,
 }
 
 /// One entry of `access_keys`.

@@ -1,0 +1,230 @@
+//! The SSH parts of `gitiam.toml`: `[server] ssh_listen` and
+//! `ssh_host_keys`, and the users' `ssh_keys`.
+//!
+//! A user's SSH key is an OpenSSH public key line with an id in IAM's form
+//! (`APKA` + 16 uppercase letters or digits), unique across all accounts;
+//! the SSH client presents the id as its user name, as with CodeCommit. A
+//! public key belongs to one user only. Accepted key types: ssh-ed25519,
+//! ecdsa-sha2-nistp256/384/521, and ssh-rsa of at least 2048 bits.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use russh::keys::ssh_key::public::KeyData;
+use russh::keys::{EcdsaCurve, HashAlg, PublicKey};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ConfigError, Loader, User, line_column, raw};
+
+/// Smallest accepted RSA modulus.
+pub const MIN_RSA_BITS: u32 = 2048;
+/// Default host key, relative to the state folder.
+pub const DEFAULT_HOST_KEY: &str = "ssh/host_ed25519_key";
+
+/// One entry of a user's `ssh_keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSshKey {
+    pub id: Spanned<String>,
+    pub public_key: Spanned<String>,
+    pub status: Option<Spanned<String>>,
+}
+
+/// `[server]`'s SSH settings, with defaults applied.
+#[derive(Debug, Clone, Default)]
+pub struct SshServerConfig {
+    /// Where the SSH door listens; `None`: no SSH door.
+    pub listen: Option<SocketAddr>,
+    /// OpenSSH private host keys; empty: an ed25519 key generated (once)
+    /// at `STATE_DIR/ssh/host_ed25519_key`.
+    pub host_keys: Vec<PathBuf>,
+}
+
+/// An uploaded SSH public key of a user.
+pub struct SshKey {
+    /// `APKA...`.
+    pub id: String,
+    /// The owner.
+    pub user: Arc<User>,
+    /// The key (comment dropped).
+    pub public_key: PublicKey,
+    /// `status = "Inactive"` keys authenticate nobody.
+    pub active: bool,
+}
+
+impl std::fmt::Debug for SshKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshKey")
+            .field("id", &self.id)
+            .field("user", &self.user.arn)
+            .field("fingerprint", &fingerprint(&self.public_key))
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
+/// `SHA256:...` of a public key, as `ssh-keygen -l` prints it.
+pub fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// True for an SSH key id: `APKA` + 16 uppercase letters or digits.
+pub fn valid_key_id(id: &str) -> bool {
+    id.len() == 20
+        && id.starts_with("APKA")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// Parses an OpenSSH public key line (`TYPE BASE64 [COMMENT]`) of an
+/// accepted type and size.
+pub fn parse_public_key(text: &str) -> Result<PublicKey, String> {
+    let mut key = PublicKey::from_openssh(text.trim())
+        .map_err(|e| format!("not an OpenSSH public key line ({e})"))?;
+    match key.key_data() {
+        KeyData::Ed25519(_) => {}
+        KeyData::Ecdsa(k) => match k.curve() {
+            EcdsaCurve::NistP256 | EcdsaCurve::NistP384 | EcdsaCurve::NistP521 => {}
+        },
+        KeyData::Rsa(k) => {
+            let bits = k.key_size();
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "ssh-rsa keys must have at least {MIN_RSA_BITS} bits (this one has {bits})"
+                ));
+            }
+        }
+        other => {
+            return Err(format!(
+                "key type {} is not accepted (use ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa)",
+                other.algorithm()
+            ));
+        }
+    }
+    key.set_comment("");
+    Ok(key)
+}
+
+/// Where each public key was first seen, to name both places of a
+/// duplicate.
+#[derive(Default)]
+pub(super) struct SeenKeys {
+    by_key: HashMap<Vec<u8>, (String, usize, usize)>,
+}
+
+impl Loader<'_> {
+    /// `[server] ssh_listen` and `ssh_host_keys`.
+    pub(super) fn ssh_server(&self, raw: &raw::RawServer) -> Result<SshServerConfig, ConfigError> {
+        let listen = match &raw.ssh_listen {
+            None => None,
+            Some(s) => Some(s.get_ref().parse().map_err(|_| {
+                self.err(
+                    s,
+                    format!(
+                        "ssh_listen: `{}` is not an address like 127.0.0.1:2222",
+                        s.get_ref()
+                    ),
+                )
+            })?),
+        };
+        let mut host_keys = Vec::new();
+        for k in raw.ssh_host_keys.iter().flatten() {
+            if k.get_ref().is_empty() {
+                return Err(self.err(k, "ssh_host_keys: empty path"));
+            }
+            host_keys.push(self.resolve(k.get_ref()));
+        }
+        Ok(SshServerConfig { listen, host_keys })
+    }
+
+    /// Validates one of `user`'s `ssh_keys` and adds it to `keys`.
+    pub(super) fn ssh_key(
+        &self,
+        key: &Spanned<RawSshKey>,
+        user: &Arc<User>,
+        keys: &mut HashMap<String, SshKey>,
+        seen: &mut SeenKeys,
+    ) -> Result<(), ConfigError> {
+        let k = key.get_ref();
+        let id = k.id.get_ref();
+        if !valid_key_id(id) {
+            return Err(self.err(
+                &k.id,
+                format!(
+                    "SSH key id `{id}` must be APKA followed by 16 uppercase letters or digits"
+                ),
+            ));
+        }
+        if keys.contains_key(id) {
+            return Err(self.err(&k.id, format!("SSH key id {id} is defined twice")));
+        }
+        let public_key = parse_public_key(k.public_key.get_ref())
+            .map_err(|m| self.err(&k.public_key, format!("SSH key {id}: {m}")))?;
+        let active = match k.status.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("Active") => true,
+            Some("Inactive") => false,
+            Some(other) => {
+                let at = k.status.as_ref().map_or_else(|| key.span(), |s| s.span());
+                return Err(self.at(
+                    &at,
+                    format!("status `{other}` must be \"Active\" or \"Inactive\""),
+                ));
+            }
+        };
+        let bytes = public_key
+            .key_data()
+            .fingerprint(HashAlg::Sha512)
+            .as_bytes()
+            .to_vec();
+        let (line, column) = line_column(self.text, k.public_key.span().start);
+        if let Some((first, l, c)) = seen.by_key.get(&bytes) {
+            return Err(self.err(
+                &k.public_key,
+                format!(
+                    "SSH key {id}: this public key is already SSH key {first} (at {}:{l}:{c}); a public key belongs to one user only",
+                    self.path
+                ),
+            ));
+        }
+        seen.by_key.insert(bytes, (id.clone(), line, column));
+        keys.insert(
+            id.clone(),
+            SshKey {
+                id: id.clone(),
+                user: Arc::clone(user),
+                public_key,
+                active,
+            },
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINWgpsprtJojowAD9c0bSfXLV5nzxO/N47QfUPRg1wPU alice@laptop";
+
+    #[test]
+    fn key_ids() {
+        assert!(valid_key_id("APKAEIBAERJR2EXAMPLE"));
+        assert!(!valid_key_id("APKAEIBAERJR2EXAMPL"));
+        assert!(!valid_key_id("APKAEIBAERJR2EXAMPLEX"));
+        assert!(!valid_key_id("AKIAEIBAERJR2EXAMPLE"));
+        assert!(!valid_key_id("APKAeIBAERJR2EXAMPLE"));
+    }
+
+    #[test]
+    fn public_keys() {
+        let k = parse_public_key(ED).unwrap();
+        assert!(fingerprint(&k).starts_with("SHA256:"));
+        assert!(k.comment().is_empty());
+        assert!(parse_public_key("ssh-ed25519 AAAA").is_err());
+        assert!(parse_public_key("hello").is_err());
+    }
+}
