@@ -11,6 +11,7 @@
 pub mod git_server;
 pub mod nginx;
 pub mod server;
+pub mod ssh;
 
 use std::path::PathBuf;
 use std::process::Command;

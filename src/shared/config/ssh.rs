@@ -113,7 +113,7 @@ pub fn parse_public_key(text: &str) -> Result<PublicKey, String> {
 /// duplicate.
 #[derive(Default)]
 pub(super) struct SeenKeys {
-    by_key: HashMap<Vec<u8>, (String, usize, usize)>,
+    by_key: HashMap<Vec<u8>, (String, String, usize, usize)>,
 }
 
 impl Loader<'_> {
@@ -181,16 +181,17 @@ impl Loader<'_> {
             .as_bytes()
             .to_vec();
         let (line, column) = line_column(self.text, k.public_key.span().start);
-        if let Some((first, l, c)) = seen.by_key.get(&bytes) {
+        if let Some((first, owner, l, c)) = seen.by_key.get(&bytes) {
             return Err(self.err(
                 &k.public_key,
                 format!(
-                    "SSH key {id}: this public key is already SSH key {first} (at {}:{l}:{c}); a public key belongs to one user only",
-                    self.path
+                    "SSH key {id} of {}: this public key is already SSH key {first} of {owner} (at {}:{l}:{c}); a public key belongs to one user only",
+                    user.arn, self.path
                 ),
             ));
         }
-        seen.by_key.insert(bytes, (id.clone(), line, column));
+        seen.by_key
+            .insert(bytes, (id.clone(), user.arn.clone(), line, column));
         keys.insert(
             id.clone(),
             SshKey {
@@ -217,6 +218,120 @@ mod tests {
         assert!(!valid_key_id("APKAEIBAERJR2EXAMPLEX"));
         assert!(!valid_key_id("AKIAEIBAERJR2EXAMPLE"));
         assert!(!valid_key_id("APKAeIBAERJR2EXAMPLE"));
+    }
+
+    const ED2: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM0FcPw8jIy2c3rYpycDrnV/iC5xA0hyYnLjUn70Q5C+ bob";
+
+    fn load(text: &str) -> Result<crate::shared::config::Config, ConfigError> {
+        crate::shared::config::load_str(
+            std::path::Path::new("gitiam.toml"),
+            std::path::Path::new("/etc/gitiam"),
+            text,
+        )
+    }
+
+    fn users(alice_keys: &str, bob_keys: &str) -> String {
+        format!(
+            "[[accounts]]\nid = \"111122223333\"\n[[accounts.users]]\nname = \"alice\"\nssh_keys = [{alice_keys}]\n[[accounts]]\nid = \"444455556666\"\n[[accounts.users]]\nname = \"bob\"\nssh_keys = [{bob_keys}]\n"
+        )
+    }
+
+    #[test]
+    fn server_settings() {
+        let c =
+            load("[server]\nssh_listen = \"127.0.0.1:0\"\nssh_host_keys = [\"k1\", \"/abs/k2\"]\n")
+                .unwrap();
+        assert_eq!(c.server.ssh.listen, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(
+            c.server.ssh.host_keys,
+            [PathBuf::from("/etc/gitiam/k1"), PathBuf::from("/abs/k2")]
+        );
+        let c = load("").unwrap();
+        assert!(c.server.ssh.listen.is_none() && c.server.ssh.host_keys.is_empty());
+        let e = load("[server]\nssh_listen = \"localhost\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "gitiam.toml:2:14: ssh_listen: `localhost` is not an address like 127.0.0.1:2222"
+        );
+    }
+
+    #[test]
+    fn keys_are_checked_with_their_places() {
+        let ok = users(
+            &format!("{{ id = \"APKAEIBAERJR2EXAMPLE\", public_key = \"{ED}\" }}"),
+            &format!(
+                "{{ id = \"APKAEIBAERJR2EXAMPL2\", public_key = \"{ED2}\", status = \"Inactive\" }}"
+            ),
+        );
+        let c = load(&ok).unwrap();
+        let k = c.directory.ssh_key("APKAEIBAERJR2EXAMPLE").unwrap();
+        assert_eq!(k.user.arn, "arn:aws:iam::111122223333:user/alice");
+        assert!(k.active);
+        assert!(!c.directory.ssh_key("APKAEIBAERJR2EXAMPL2").unwrap().active);
+
+        // The same public key for two users: both places are named.
+        let dup = users(
+            &format!("{{ id = \"APKAEIBAERJR2EXAMPLE\", public_key = \"{ED}\" }}"),
+            &format!("{{ id = \"APKAEIBAERJR2EXAMPL2\", public_key = \"{ED}\" }}"),
+        );
+        let e = load(&dup).unwrap_err().to_string();
+        assert!(e.starts_with("gitiam.toml:10:57: SSH key APKAEIBAERJR2EXAMPL2 of arn:aws:iam::444455556666:user/bob:"), "{e}");
+        assert!(e.contains("already SSH key APKAEIBAERJR2EXAMPLE of arn:aws:iam::111122223333:user/alice (at gitiam.toml:5:57)"), "{e}");
+
+        // The same id twice, even across accounts.
+        let twice = users(
+            &format!("{{ id = \"APKAEIBAERJR2EXAMPLE\", public_key = \"{ED}\" }}"),
+            &format!("{{ id = \"APKAEIBAERJR2EXAMPLE\", public_key = \"{ED2}\" }}"),
+        );
+        let e = load(&twice).unwrap_err().to_string();
+        assert!(
+            e.contains("SSH key id APKAEIBAERJR2EXAMPLE is defined twice"),
+            "{e}"
+        );
+
+        for (keys, message) in [
+            (
+                format!("{{ id = \"APKA123\", public_key = \"{ED}\" }}"),
+                "must be APKA followed by 16",
+            ),
+            (
+                "{ id = \"APKAEIBAERJR2EXAMPLE\", public_key = \"ssh-dss AAAAB3NzaC1kc3M=\" }"
+                    .to_string(),
+                "SSH key APKAEIBAERJR2EXAMPLE: ",
+            ),
+            (
+                format!(
+                    "{{ id = \"APKAEIBAERJR2EXAMPLE\", public_key = \"{ED}\", status = \"Off\" }}"
+                ),
+                "status `Off`",
+            ),
+            (
+                format!("{{ id = \"APKAEIBAERJR2EXAMPLE\", key = \"{ED}\" }}"),
+                "unknown field",
+            ),
+        ] {
+            let e = load(&users(&keys, "")).unwrap_err().to_string();
+            assert!(e.starts_with("gitiam.toml:5:"), "{e}");
+            assert!(e.contains(message), "{e}");
+        }
+    }
+
+    #[test]
+    fn small_rsa_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "rsa", "-b", "1024", "-N", "", "-f"])
+            .arg(&path)
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: ssh-keygen cannot make a 1024-bit RSA key here");
+            return;
+        }
+        let line = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+        let e = parse_public_key(&line).unwrap_err();
+        assert!(e.contains("at least 2048 bits (this one has 1024)"), "{e}");
     }
 
     #[test]
