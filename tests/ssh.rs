@@ -590,3 +590,74 @@ fn ssh_with_an_upstream_backend_refuses_to_start() {
         text(&out)
     );
 }
+
+#[test]
+fn quickstart_serves_ssh_with_the_printed_commands() {
+    if !tools("quickstart_serves_ssh_with_the_printed_commands") {
+        return;
+    }
+    use std::io::BufRead as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let mut child = std::process::Command::new(common::bin("gitiam"))
+        .arg("quickstart")
+        .arg(&demo)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut printed = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.contains("Stop with Ctrl-C.") {
+                let _ = tx.send(printed.clone());
+            }
+        }
+    });
+    let printed = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    let ssh_command = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export GIT_SSH_COMMAND="))
+        .unwrap_or_else(|| panic!("no GIT_SSH_COMMAND in:\n{printed}"))
+        .trim_matches('"')
+        .to_string();
+    let url = printed
+        .split_whitespace()
+        .find(|w| w.starts_with("ssh://APKA") && w.ends_with("/v1/repos/demo"))
+        .unwrap_or_else(|| panic!("no SSH URL in:\n{printed}"))
+        .to_string();
+    let git = |cwd: &Path, args: &[&str]| {
+        let mut c = common::server::git_cmd(cwd);
+        c.env(
+            "GIT_SSH_COMMAND",
+            format!("{ssh_command} -o BatchMode=yes -F /dev/null"),
+        )
+        .env_remove("SSH_AUTH_SOCK")
+        .args(args);
+        c.output().unwrap()
+    };
+    let out = git(tmp.path(), &["clone", &url, "work"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let work = tmp.path().join("work");
+    commit(&work, "ssh.txt");
+    let out = git(&work, &["push", "origin", "HEAD:refs/heads/feature-ssh"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = git(&work, &["push", "origin", "HEAD:main"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out)
+            .contains("(denied by policy policies/developers.json statement DenyPushToMain)"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}

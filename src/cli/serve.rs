@@ -71,7 +71,12 @@ pub fn serve_config(
 /// The SSH door, started by `serve` on its state when `[server]
 /// ssh_listen` is set.
 pub fn ssh_door() -> https::server::StartDoor {
-    Box::new(|state, stop| Box::pin(crate::server::ssh::start(state, stop)))
+    Box::new(|state, stop| {
+        Box::pin(async move {
+            let started = crate::server::ssh::start(state, stop).await?;
+            Ok(started.map(|(_, task)| task))
+        })
+    })
 }
 
 /// Serves `config` with `options` on a new multi-threaded runtime.

@@ -40,7 +40,7 @@ use crate::server::state::{StartError, State};
 pub async fn start(
     state: Arc<State>,
     stop: watch::Receiver<bool>,
-) -> Result<Option<JoinHandle<()>>, StartError> {
+) -> Result<Option<(std::net::SocketAddr, JoinHandle<()>)>, StartError> {
     let Some(addr) = state.server.ssh.listen else {
         return Ok(None);
     };
@@ -60,5 +60,5 @@ pub async fn start(
         let _ = writeln!(out, "ssh host key {f}");
     }
     let _ = out.flush();
-    Ok(Some(task))
+    Ok(Some((local, task)))
 }

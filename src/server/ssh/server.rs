@@ -27,9 +27,10 @@ pub const LOGIN_GRACE: Duration = Duration::from_secs(30);
 pub const REJECTION_TIME: Duration = Duration::from_secs(1);
 /// Authentication attempts per connection.
 pub const MAX_AUTH_ATTEMPTS: usize = 6;
-/// A keepalive is sent after this much silence; three unanswered ones close
-/// the connection.
-pub const KEEPALIVE: Duration = Duration::from_secs(30);
+/// Shortest silence after which a connection is closed (whatever
+/// `body_idle_timeout` says): git's own keepalives (every 5 s while
+/// upload-pack or receive-pack works quietly) keep a busy one alive.
+pub const MIN_IDLE: Duration = Duration::from_secs(120);
 
 /// Host and user key algorithms: no `ssh-rsa` (SHA-1) signatures.
 const KEY_ALGORITHMS: &[Algorithm] = &[
@@ -62,9 +63,10 @@ pub fn russh_config(state: &State, keys: Vec<PrivateKey>) -> Config {
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys,
         max_auth_attempts: MAX_AUTH_ATTEMPTS,
-        inactivity_timeout: Some(state.server.body_idle_timeout.max(KEEPALIVE * 4)),
-        keepalive_interval: Some(KEEPALIVE),
-        keepalive_max: 3,
+        // No SSH keepalives: a client answering them could hold a
+        // connection slot forever while doing nothing.
+        inactivity_timeout: Some(state.server.body_idle_timeout.max(MIN_IDLE)),
+        keepalive_interval: None,
         nodelay: true,
         preferred: Preferred {
             key: Cow::Borrowed(KEY_ALGORITHMS),

@@ -93,6 +93,11 @@ impl Directory {
         self.ssh_keys.get(id)
     }
 
+    /// Every SSH key (active or not), in no particular order.
+    pub fn ssh_keys(&self) -> impl Iterator<Item = &super::ssh::SshKey> {
+        self.ssh_keys.values()
+    }
+
     /// Number of SSH public keys (active or not).
     pub fn ssh_key_count(&self) -> usize {
         self.ssh_keys.len()
