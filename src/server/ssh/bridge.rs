@@ -131,7 +131,7 @@ fn complete(
     record.bytes_in = counts.bytes_in;
     record.bytes_out = counts.bytes_out;
     record.duration_ms = (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
-    let decision = record.decision.unwrap_or("none");
+    let decision = decision_label(&record);
     state.metrics.request(
         action,
         decision,
@@ -149,6 +149,16 @@ pub fn audit_refused(state: &State, mut record: AuditRecord, error: &SshError) {
     record.status = u16::try_from(error.exit_status()).unwrap_or(u16::MAX);
     record.reason = Some(error.audit_reason());
     complete(state, record, "none", Instant::now(), Counts::default());
+}
+
+/// The metrics label of a request's outcome: its decision, else
+/// `unauthenticated` for a connection that never logged in, else `none`.
+fn decision_label(record: &AuditRecord) -> &'static str {
+    match record.decision {
+        Some(d) => d,
+        None if record.method == "auth" => "unauthenticated",
+        None => "none",
+    }
 }
 
 fn metric_action(service: GitService) -> &'static str {
