@@ -12,7 +12,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::server::{ACCOUNT, bare_repo_with_commit, git_ok, rev, text, write};
-use common::ssh::{KeyPair, SshServer, keygen};
+use common::ssh::{KeyPair, SshServer, keygen, sign_certificate};
 
 const ALICE: &str = "APKAALICE00000000001";
 const ALICE_INACTIVE: &str = "APKAALICE00000000002";
@@ -25,6 +25,10 @@ const ALICE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
   {"Sid":"DenyMain","Effect":"Deny","Action":"codecommit:GitPush","Resource":"*",
    "Condition":{"StringEqualsIfExists":{"codecommit:References":["refs/heads/main"]},
                 "Null":{"codecommit:References":"false"}}}]}"#;
+const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;
+const DEPLOY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"Pull","Effect":"Allow","Action":"codecommit:GitPull","Resource":"*"}]}"#;
 const BOB_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
   {"Sid":"OtherRepo","Effect":"Allow","Action":"codecommit:GitPull",
    "Resource":"arn:aws:codecommit:us-east-1:111122223333:other"}]}"#;
@@ -36,6 +40,8 @@ struct Setup {
     alice_inactive: KeyPair,
     bob: KeyPair,
     stranger: KeyPair,
+    ca: KeyPair,
+    other_ca: KeyPair,
     bare: PathBuf,
 }
 
@@ -71,8 +77,16 @@ ssh_keys = [
 name = "bob"
 policies = ["bob.json"]
 {bob}
+[[accounts.roles]]
+name = "deploy"
+trust_policy = "trust.json"
+policies = ["deploy.json"]
+[[accounts.ssh_certificate_authorities]]
+name = "ci"
+public_key = "{}"
+roles = ["deploy"]
 "#,
-        s.alice.public, s.alice_inactive.public
+        s.alice.public, s.alice_inactive.public, s.ca.public
     )
 }
 
@@ -86,12 +100,16 @@ fn setup() -> Setup {
         alice_inactive: keygen(&keys, "alice-old", "ecdsa"),
         bob: keygen(&keys, "bob", "rsa"),
         stranger: keygen(&keys, "stranger", "ed25519"),
+        ca: keygen(&keys, "ca", "ed25519"),
+        other_ca: keygen(&keys, "other-ca", "ed25519"),
         bare: bare_repo_with_commit(&root, ACCOUNT, "demo"),
         root,
         _tmp: tmp,
     };
     write(&s.root, "alice.json", ALICE_POLICY);
     write(&s.root, "bob.json", BOB_POLICY);
+    write(&s.root, "trust.json", TRUST_POLICY);
+    write(&s.root, "deploy.json", DEPLOY_POLICY);
     write(&s.root, "gitiam.toml", &config(&s, true));
     s
 }
@@ -660,4 +678,119 @@ fn quickstart_serves_ssh_with_the_printed_commands() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn certificates_from_a_trusted_ca_authenticate_users_and_role_sessions() {
+    if !tools("certificates_from_a_trusted_ca_authenticate_users_and_role_sessions") {
+        return;
+    }
+    let s = setup();
+    let server = SshServer::start(&s.root);
+    let certs = s.root.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    // A key nobody uploaded: only its certificates can make it count.
+    let key = &s.stranger;
+    let cert = |name: &str, ca: &KeyPair, id: &str, principals: &str, validity: &str| {
+        sign_certificate(&certs, name, ca, key, id, principals, validity, &[])
+    };
+    let ls_remote = |cert: &Path, user: &str| {
+        run({
+            let mut c = server.git(&s.root, &key.private);
+            c.env(
+                "GIT_SSH_COMMAND",
+                format!(
+                    "{} -o CertificateFile={}",
+                    server.git_ssh_command(&key.private),
+                    cert.display()
+                ),
+            );
+            c.arg("ls-remote").arg(format!(
+                "ssh://{user}@127.0.0.1:{}/v1/repos/demo",
+                server.port
+            ));
+            c
+        })
+    };
+
+    // A user certificate: the SSH user name is one of its principals.
+    let alice = cert("alice", &s.ca, "alice-laptop", "user.alice", "-5m:+1h");
+    let out = ls_remote(&alice, "user.alice");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refs/heads/main"));
+    let r = server.wait_audit(|r| r["ssh_key_id"] == "cert:ci:0:alice-laptop");
+    assert_eq!(r["principal"], "arn:aws:iam::111122223333:user/alice");
+    assert_eq!(r["decision"], "allowed");
+
+    // A role session, named by the certificate's key id.
+    let deploy = cert("deploy", &s.ca, "ci-job-42", "role.deploy", "-1m:+30m");
+    let out = ls_remote(&deploy, "role.deploy");
+    assert!(out.status.success(), "{}", text(&out));
+    let r = server.wait_audit(|r| r["ssh_key_id"] == "cert:ci:0:ci-job-42");
+    assert_eq!(
+        r["principal"],
+        "arn:aws:sts::111122223333:assumed-role/deploy/ci-job-42"
+    );
+    assert_eq!(r["statement"], "Pull");
+
+    let refused = |cert: &Path, user: &str, why: &str| {
+        let out = ls_remote(cert, user);
+        assert!(!out.status.success(), "{why}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("Permission denied (publickey)"),
+            "{why}: {}",
+            text(&out)
+        );
+    };
+    refused(
+        &alice,
+        "user.bob",
+        "a principal the certificate does not name",
+    );
+    refused(&alice, ALICE, "a certificate under a key id");
+    let expired = cert("expired", &s.ca, "old", "user.alice", "20200101:20200102");
+    refused(&expired, "user.alice", "expired");
+    let future = cert("future", &s.ca, "later", "user.alice", "+1d:+2d");
+    refused(&future, "user.alice", "not yet valid");
+    let foreign = cert("foreign", &s.other_ca, "evil", "user.alice", "-5m:+1h");
+    refused(&foreign, "user.alice", "signed by another CA");
+    let long = cert("long", &s.ca, "ci-job-43", "role.deploy", "-1m:+2h");
+    refused(
+        &long,
+        "role.deploy",
+        "a role session longer than the role allows",
+    );
+    let elsewhere = sign_certificate(
+        &certs,
+        "elsewhere",
+        &s.ca,
+        key,
+        "pinned",
+        "user.alice",
+        "-5m:+1h",
+        &["source-address=192.0.2.0/24"],
+    );
+    refused(
+        &elsewhere,
+        "user.alice",
+        "source-address excludes the client",
+    );
+    let here = sign_certificate(
+        &certs,
+        "here",
+        &s.ca,
+        key,
+        "pinned-here",
+        "user.alice",
+        "-5m:+1h",
+        &["source-address=127.0.0.0/8"],
+    );
+    let out = ls_remote(&here, "user.alice");
+    assert!(out.status.success(), "{}", text(&out));
+    // The client tried the certificate, then its bare key.
+    let r = server.wait_audit(|r| r["method"] == "auth" && r["ssh_key_id"] == "user.bob");
+    assert_eq!(
+        r["reason"],
+        "authentication failed: the SSH user name is not a principal of the certificate; the SSH user name is not an SSH key id"
+    );
 }

@@ -39,6 +39,41 @@ pub fn keygen(dir: &Path, name: &str, kind: &str) -> KeyPair {
     KeyPair { private, public }
 }
 
+/// `ssh-keygen -s CA -I KEY_ID -n PRINCIPALS -V VALIDITY` on `key`'s
+/// public key; the certificate is moved to `dir/NAME-cert.pub` and its path
+/// returned.
+#[allow(clippy::too_many_arguments)] // mirrors ssh-keygen's own options
+pub fn sign_certificate(
+    dir: &Path,
+    name: &str,
+    ca: &KeyPair,
+    key: &KeyPair,
+    key_id: &str,
+    principals: &str,
+    validity: &str,
+    options: &[&str],
+) -> PathBuf {
+    let public = key.private.with_extension("pub");
+    let mut cmd = Command::new("ssh-keygen");
+    cmd.arg("-q")
+        .arg("-s")
+        .arg(&ca.private)
+        .args(["-I", key_id, "-n", principals, "-V", validity]);
+    for o in options {
+        cmd.args(["-O", o]);
+    }
+    let out = cmd.arg(&public).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made = PathBuf::from(format!("{}-cert.pub", key.private.display()));
+    let dest = dir.join(format!("{name}-cert.pub"));
+    std::fs::rename(made, &dest).unwrap();
+    dest
+}
+
 /// A running `gitiam serve` with `ssh_listen` set.
 pub struct SshServer {
     /// Folder holding `gitiam.toml`.
@@ -163,6 +198,18 @@ impl SshServer {
     pub fn ssh(&self, key: &Path, user: &str) -> Command {
         let mut cmd = Command::new("ssh");
         cmd.args(self.ssh_options(key))
+            .args(["-p", &self.port.to_string()])
+            .arg(format!("{user}@127.0.0.1"))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `ssh ... USER@127.0.0.1` presenting the certificate `cert` of `key`.
+    pub fn ssh_cert(&self, key: &Path, cert: &Path, user: &str) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.args(self.ssh_options(key))
+            .arg("-o")
+            .arg(format!("CertificateFile={}", cert.display()))
             .args(["-p", &self.port.to_string()])
             .arg(format!("{user}@127.0.0.1"))
             .stdin(Stdio::null());

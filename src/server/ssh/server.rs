@@ -212,10 +212,12 @@ fn audit_failed_login(state: &State, peer: SocketAddr, outcome: &Mutex<Outcome>)
     };
     let mut record = bridge::new_record(SystemTime::now(), peer, "auth", "");
     record.ssh_key_id = Some(key_id.clone());
-    let reason = o.refusal.map_or_else(
-        || "the signature did not verify".to_owned(),
-        |r| r.to_string(),
-    );
+    let reason = if o.refusals.is_empty() {
+        "the signature did not verify".to_owned()
+    } else {
+        let reasons: Vec<String> = o.refusals.iter().map(ToString::to_string).collect();
+        reasons.join("; ")
+    };
     bridge::audit_refused(state, record, &SshError::Unauthenticated(reason));
 }
 

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use russh::keys::PublicKey;
+use russh::keys::{Certificate, PublicKey};
 use russh::server::{Auth, ChannelOpenHandle, Handler, Msg, Session};
 use russh::{Channel, ChannelId};
 
@@ -31,8 +31,8 @@ pub const MAX_CHANNELS: usize = 8;
 pub struct Outcome {
     /// The SSH user name of the last attempt.
     pub key_id: Option<String>,
-    /// Why the last attempt was refused.
-    pub refusal: Option<KeyRefusal>,
+    /// Why attempts were refused, in order, each reason once.
+    pub refusals: Vec<KeyRefusal>,
     /// Authentication succeeded.
     pub authenticated: bool,
 }
@@ -69,7 +69,11 @@ impl Connection {
     fn note(&self, key_id: &str, refusal: Option<KeyRefusal>, authenticated: bool) {
         if let Ok(mut o) = self.outcome.lock() {
             o.key_id = Some(key_id.chars().take(64).collect());
-            o.refusal = refusal;
+            if let Some(r) = refusal
+                && !o.refusals.contains(&r)
+            {
+                o.refusals.push(r);
+            }
             o.authenticated = authenticated;
         }
     }
@@ -101,6 +105,11 @@ impl Handler for Connection {
         public_key: &PublicKey,
     ) -> Result<Auth, Self::Error> {
         let directory = self.state.directory.load();
+        // A certificate is offered as its bare key: it is checked once
+        // its signature is (in `auth_openssh_certificate`).
+        if auth::may_be_certificate_login(&directory, user) {
+            return Ok(Auth::Accept);
+        }
         match auth::check_offer(&directory, user, public_key) {
             Ok(_) => Ok(Auth::Accept),
             Err(refusal) => {
@@ -131,6 +140,39 @@ impl Handler for Connection {
             }
             Err(refusal) => {
                 tracing::debug!(peer = %self.peer, reason = %refusal, "ssh key refused");
+                self.note(user, Some(refusal), false);
+                Ok(Auth::reject())
+            }
+        }
+    }
+
+    async fn auth_openssh_certificate(
+        &mut self,
+        user: &str,
+        certificate: &Certificate,
+    ) -> Result<Auth, Self::Error> {
+        // russh calls this only after the signature over the session id
+        // has been verified with the certificate's key.
+        let directory = self.state.directory.load();
+        let verified = auth::verified_certificate(
+            &directory,
+            user,
+            certificate,
+            self.peer.ip(),
+            SystemTime::now(),
+        );
+        match verified {
+            Ok((identity, label, proof)) => {
+                let Some(caller) = auth::authenticated(identity, label.clone(), proof) else {
+                    return Ok(Auth::reject());
+                };
+                tracing::debug!(peer = %self.peer, certificate = %label, principal = %caller.identity().arn(), "ssh authenticated");
+                self.caller = Some(Arc::new(caller));
+                self.note(&label, None, true);
+                Ok(Auth::Accept)
+            }
+            Err(refusal) => {
+                tracing::debug!(peer = %self.peer, reason = %refusal, "ssh certificate refused");
                 self.note(user, Some(refusal), false);
                 Ok(Auth::reject())
             }

@@ -18,6 +18,7 @@ pub struct Directory {
     pub(super) keys: HashMap<String, AccessKey>,
     pub(super) roles_by_arn: HashMap<String, Arc<Role>>,
     pub(super) ssh_keys: HashMap<String, super::ssh::SshKey>,
+    pub(super) ssh_cas: Vec<super::ssh::SshCertificateAuthority>,
 }
 
 /// One `[[accounts]]` entry.
@@ -96,6 +97,20 @@ impl Directory {
     /// Every SSH key (active or not), in no particular order.
     pub fn ssh_keys(&self) -> impl Iterator<Item = &super::ssh::SshKey> {
         self.ssh_keys.values()
+    }
+
+    /// The SSH certificate authority whose key is `key`, if any account
+    /// trusts it.
+    pub fn ssh_certificate_authority(
+        &self,
+        key: &russh::keys::ssh_key::public::KeyData,
+    ) -> Option<&super::ssh::SshCertificateAuthority> {
+        self.ssh_cas.iter().find(|c| c.public_key.key_data() == key)
+    }
+
+    /// True when some account trusts an SSH certificate authority.
+    pub fn has_ssh_certificate_authorities(&self) -> bool {
+        !self.ssh_cas.is_empty()
     }
 
     /// Number of SSH public keys (active or not).

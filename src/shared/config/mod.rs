@@ -727,6 +727,9 @@ impl Loader<'_> {
                 }
                 acct.oidc_providers.push(validated);
             }
+            for ca in &account.ssh_certificate_authorities {
+                self.ssh_ca(ca, &acct, &mut dir.ssh_cas)?;
+            }
             dir.accounts.insert(id, acct);
         }
         Ok(dir)

@@ -89,6 +89,8 @@ pub struct RawAccount {
     pub roles: Vec<Spanned<RawRole>>,
     #[serde(default)]
     pub oidc_providers: Vec<Spanned<crate::shared::config::sts::OidcProviderConfig>>,
+    #[serde(default)]
+    pub ssh_certificate_authorities: Vec<Spanned<crate::shared::config::ssh::RawSshCa>>,
 }
 
 /// `[[accounts.users]]`.

@@ -33,6 +33,42 @@ pub struct RawSshKey {
     pub status: Option<Spanned<String>>,
 }
 
+/// One `[[accounts.ssh_certificate_authorities]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSshCa {
+    pub name: Spanned<String>,
+    pub public_key: Spanned<String>,
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+}
+
+/// An SSH certificate authority trusted by an account: a user certificate
+/// it signed, valid now, authenticates the IAM user (principal
+/// `user.NAME`) or a session of one of `roles` (principal `role.NAME`) of
+/// that account.
+pub struct SshCertificateAuthority {
+    /// The account trusting it.
+    pub account: String,
+    /// Its name (messages, audit).
+    pub name: String,
+    /// The CA's public key (comment dropped).
+    pub public_key: PublicKey,
+    /// Roles whose sessions its certificates may name.
+    pub roles: Vec<String>,
+}
+
+impl std::fmt::Debug for SshCertificateAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshCertificateAuthority")
+            .field("account", &self.account)
+            .field("name", &self.name)
+            .field("fingerprint", &fingerprint(&self.public_key))
+            .field("roles", &self.roles)
+            .finish()
+    }
+}
+
 /// `[server]`'s SSH settings, with defaults applied.
 #[derive(Debug, Clone, Default)]
 pub struct SshServerConfig {
@@ -203,6 +239,63 @@ impl Loader<'_> {
         );
         Ok(())
     }
+
+    /// Validates one of `account`'s `ssh_certificate_authorities` (after
+    /// its roles are known) and adds it to `cas`.
+    pub(super) fn ssh_ca(
+        &self,
+        ca: &Spanned<RawSshCa>,
+        account: &super::Account,
+        cas: &mut Vec<SshCertificateAuthority>,
+    ) -> Result<(), ConfigError> {
+        let c = ca.get_ref();
+        let name = c.name.get_ref();
+        if !super::valid_name(name, 64) {
+            return Err(self.err(
+                &c.name,
+                format!("SSH certificate authority name `{name}` must be 1-64 of letters, digits and +=,.@_-"),
+            ));
+        }
+        let id = &account.id;
+        if cas.iter().any(|o| o.account == *id && o.name == *name) {
+            return Err(self.err(
+                &c.name,
+                format!("SSH certificate authority {name} is defined twice in account {id}"),
+            ));
+        }
+        let public_key = parse_public_key(c.public_key.get_ref()).map_err(|m| {
+            self.err(
+                &c.public_key,
+                format!("SSH certificate authority {name}: {m}"),
+            )
+        })?;
+        if let Some(other) = cas
+            .iter()
+            .find(|o| o.public_key.key_data() == public_key.key_data())
+        {
+            return Err(self.err(
+                &c.public_key,
+                format!(
+                    "SSH certificate authority {name}: this key is already the authority {} of account {}; a CA key belongs to one account only",
+                    other.name, other.account
+                ),
+            ));
+        }
+        let mut roles = Vec::new();
+        for r in &c.roles {
+            if !account.roles.contains_key(r.get_ref()) {
+                return Err(self.err(r, format!("unknown role `{}` in account {id}", r.get_ref())));
+            }
+            roles.push(r.get_ref().clone());
+        }
+        cas.push(SshCertificateAuthority {
+            account: id.clone(),
+            name: name.clone(),
+            public_key,
+            roles,
+        });
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -315,6 +408,50 @@ mod tests {
             assert!(e.starts_with("gitiam.toml:5:"), "{e}");
             assert!(e.contains(message), "{e}");
         }
+    }
+
+    #[test]
+    fn certificate_authorities() {
+        let ca = |name: &str, key: &str, roles: &str| {
+            format!(
+                "[[accounts.ssh_certificate_authorities]]\nname = \"{name}\"\npublic_key = \"{key}\"\nroles = [{roles}]\n"
+            )
+        };
+        let account = "[[accounts]]\nid = \"111122223333\"\n";
+        let c = load(&format!("{account}{}", ca("ci", ED, ""))).unwrap();
+        let key = parse_public_key(ED).unwrap();
+        let found = c
+            .directory
+            .ssh_certificate_authority(key.key_data())
+            .unwrap();
+        assert_eq!(
+            (found.account.as_str(), found.name.as_str()),
+            ("111122223333", "ci")
+        );
+        assert!(c.directory.has_ssh_certificate_authorities());
+
+        let e = load(&format!("{account}{}", ca("ci", ED, "\"deploy\""))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "gitiam.toml:6:10: unknown role `deploy` in account 111122223333"
+        );
+        let e = load(&format!(
+            "{account}{}{}",
+            ca("ci", ED, ""),
+            ca("ci2", ED, "")
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("this key is already the authority ci of account 111122223333"),
+            "{e}"
+        );
+        let e = load(&format!("{account}{}", ca("c i", ED, ""))).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("gitiam.toml:4:8: SSH certificate authority name"),
+            "{e}"
+        );
     }
 
     #[test]
