@@ -522,8 +522,8 @@ fn shells_ptys_forwarding_and_other_commands_are_refused() {
 }
 
 #[test]
-fn a_key_removed_by_reload_is_refused_on_new_connections() {
-    if !tools("a_key_removed_by_reload_is_refused_on_new_connections") {
+fn a_key_removed_by_reload_is_refused_on_new_connections_and_commands() {
+    if !tools("a_key_removed_by_reload_is_refused_on_new_connections_and_commands") {
         return;
     }
     let s = setup();
@@ -537,6 +537,32 @@ fn a_key_removed_by_reload_is_refused_on_new_connections() {
         })
     };
     assert!(stderr(&ls_remote(&s.bob.private, BOB)).contains("is not authorized"));
+    // A connection of Bob's that stays open (a multiplexing master).
+    let socket = s.root.join("bob.sock");
+    let mut master = {
+        let mut c = server.ssh(&s.bob.private, BOB);
+        c.args(["-N", "-o", "ControlMaster=yes"])
+            .arg("-o")
+            .arg(format!("ControlPath={}", socket.display()))
+            .stderr(std::process::Stdio::null());
+        c.spawn().unwrap()
+    };
+    let over_master = || {
+        run({
+            let mut c = server.ssh(&s.bob.private, BOB);
+            c.args(["-o", "ControlMaster=no"])
+                .arg("-o")
+                .arg(format!("ControlPath={}", socket.display()))
+                .arg("git-upload-pack '/v1/repos/demo'");
+            c
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "the ssh master never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(stderr(&over_master()).contains("is not authorized"));
 
     write(&s.root, "gitiam.toml", &config(&s, false));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -552,6 +578,16 @@ fn a_key_removed_by_reload_is_refused_on_new_connections() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The open connection runs no more commands either.
+    let out = over_master();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("the key or certificate this connection logged in with is no longer accepted (unknown SSH key id)"),
+        "{}",
+        text(&out)
+    );
+    let _ = master.kill();
+    let _ = master.wait();
     let out = ls_remote(&s.alice.private, ALICE);
     assert!(out.status.success(), "{}", text(&out));
     let r = server.wait_audit(|r| r["method"] == "auth" && r["ssh_key_id"] == BOB);

@@ -43,6 +43,12 @@ pub enum SshError {
     /// learns that public-key authentication failed).
     #[error("authentication failed: {0}")]
     Unauthenticated(String),
+    /// The key or certificate of a connection logged in before a reload is
+    /// no longer valid: no more commands on it.
+    #[error(
+        "gitiam: the key or certificate this connection logged in with is no longer accepted ({0})"
+    )]
+    LoginRevoked(String),
     /// The client sent nothing for too long.
     #[error("gitiam: the client sent nothing for {0:?}")]
     Idle(std::time::Duration),
@@ -64,7 +70,8 @@ impl SshError {
             SshError::Shell { .. }
             | SshError::Denied(_)
             | SshError::NotFound(_)
-            | SshError::Unauthenticated(_) => EXIT_DENIED,
+            | SshError::Unauthenticated(_)
+            | SshError::LoginRevoked(_) => EXIT_DENIED,
             SshError::Command(_)
             | SshError::Protocol(_)
             | SshError::Idle(_)

@@ -37,6 +37,20 @@ pub struct Outcome {
     pub authenticated: bool,
 }
 
+/// How the connection logged in, kept so that every command is checked
+/// against the directory as it is then (a key removed by a reload stops
+/// new commands on connections already open too).
+enum Login {
+    Key {
+        user: String,
+        key: PublicKey,
+    },
+    Certificate {
+        user: String,
+        cert: Box<Certificate>,
+    },
+}
+
 /// A session channel before its exec request.
 struct Pending {
     channel: Channel<Msg>,
@@ -48,6 +62,7 @@ pub struct Connection {
     state: Arc<State>,
     peer: SocketAddr,
     caller: Option<Arc<Authenticated>>,
+    login: Option<Login>,
     channels: HashMap<ChannelId, Pending>,
     opened: usize,
     outcome: Arc<Mutex<Outcome>>,
@@ -60,6 +75,7 @@ impl Connection {
             state,
             peer,
             caller: None,
+            login: None,
             channels: HashMap::new(),
             opened: 0,
             outcome,
@@ -76,6 +92,32 @@ impl Connection {
             }
             o.authenticated = authenticated;
         }
+    }
+
+    /// The caller as the directory says now: the login's key or certificate
+    /// checked again (its signature was verified at login).
+    fn current_caller(&self) -> Result<Arc<Authenticated>, SshError> {
+        let directory = self.state.directory.load();
+        let revoked = |r: KeyRefusal| SshError::LoginRevoked(r.to_string());
+        let (identity, key_id, proof) = match &self.login {
+            Some(Login::Key { user, key }) => {
+                let (identity, proof) =
+                    auth::verified_signature(&directory, user, key).map_err(revoked)?;
+                (identity, user.clone(), proof)
+            }
+            Some(Login::Certificate { user, cert }) => auth::verified_certificate(
+                &directory,
+                user,
+                cert,
+                self.peer.ip(),
+                SystemTime::now(),
+            )
+            .map_err(revoked)?,
+            None => return Err(SshError::LoginRevoked("not logged in".into())),
+        };
+        auth::authenticated(identity, key_id, proof)
+            .map(Arc::new)
+            .ok_or_else(|| SshError::LoginRevoked("no proof".into()))
     }
 
     /// Ends a channel that runs nothing with `error` and audits it.
@@ -135,6 +177,10 @@ impl Handler for Connection {
                 };
                 tracing::debug!(peer = %self.peer, key_id = %user, principal = %caller.identity().arn(), "ssh authenticated");
                 self.caller = Some(Arc::new(caller));
+                self.login = Some(Login::Key {
+                    user: user.to_owned(),
+                    key: public_key.clone(),
+                });
                 self.note(user, None, true);
                 Ok(Auth::Accept)
             }
@@ -168,6 +214,10 @@ impl Handler for Connection {
                 };
                 tracing::debug!(peer = %self.peer, certificate = %label, principal = %caller.identity().arn(), "ssh authenticated");
                 self.caller = Some(Arc::new(caller));
+                self.login = Some(Login::Certificate {
+                    user: user.to_owned(),
+                    cert: Box::new(certificate.clone()),
+                });
                 self.note(&label, None, true);
                 Ok(Auth::Accept)
             }
@@ -226,11 +276,7 @@ impl Handler for Connection {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(caller) = self.caller.clone() else {
-            session.channel_failure(channel)?;
-            return Ok(());
-        };
-        if !self.channels.contains_key(&channel) {
+        if self.caller.is_none() || !self.channels.contains_key(&channel) {
             session.channel_failure(channel)?;
             return Ok(());
         }
@@ -242,6 +288,14 @@ impl Handler for Connection {
             Err(e) => {
                 let shown: String = String::from_utf8_lossy(data).chars().take(200).collect();
                 self.refuse_channel(channel, "exec", &shown, SshError::Command(e));
+                return Ok(());
+            }
+        };
+        let caller = match self.current_caller() {
+            Ok(c) => c,
+            Err(e) => {
+                let shown: String = String::from_utf8_lossy(data).chars().take(200).collect();
+                self.refuse_channel(channel, "exec", &shown, e);
                 return Ok(());
             }
         };
