@@ -1,8 +1,9 @@
 //! `gitiam quickstart [DIR]`: writes a working demo (configuration, one
-//! account, a user with fresh random keys and an AWS profile for them,
-//! policies with main-branch protection, a bare repository with a first
-//! commit, a self-signed certificate), serves it, and prints the exact git
-//! commands to clone, push a branch and see a push to `main` refused.
+//! account, a user with fresh random keys and an AWS profile for them, an
+//! SSH key pair with its key id, policies with main-branch protection, a
+//! bare repository with a first commit, a self-signed certificate), serves
+//! it over HTTPS and SSH, and prints the exact git commands to clone, push
+//! a branch and see a push to `main` refused.
 //!
 //! Run again with the same DIR it reuses the demo; a DIR that holds
 //! something else is refused rather than overwritten.
@@ -10,11 +11,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 
 use crate::server::https::ServeOptions;
+use crate::server::ssh::host_keys;
 use crate::server::tls;
 use crate::shared::config;
 use crate::shared::secret_file::{self, Create};
@@ -41,10 +44,17 @@ pub struct Args {
     /// Address to serve on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
+    /// Address of the SSH door (default 127.0.0.1:2222, or port 0 when
+    /// `--listen` has port 0).
+    #[arg(long, value_name = "ADDR")]
+    pub ssh_listen: Option<SocketAddr>,
     /// Write (or check) the demo and print the commands, but do not serve.
     #[arg(long)]
     pub no_serve: bool,
 }
+
+/// Default SSH address of the demo.
+pub const DEFAULT_SSH_LISTEN: &str = "127.0.0.1:2222";
 
 /// Runs the command; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -76,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let dir = std::fs::canonicalize(&args.dir)
         .with_context(|| format!("resolving {}", args.dir.display()))?;
     let config_path = dir.join("gitiam.toml");
-    let config = match config::load(&config_path) {
+    let mut config = match config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("gitiam: {e}");
@@ -88,18 +98,50 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let cert = config.server.state_dir.join("tls/cert.pem");
     let helper = helper_path();
     ensure_helper_built(&helper);
+    // A demo written before SSH existed has no ssh_listen: it stays HTTPS only.
+    if config.server.ssh.listen.is_some() {
+        config.server.ssh.listen = Some(args.ssh_listen.unwrap_or_else(|| {
+            let mut addr = args.listen;
+            if addr.port() != 0 {
+                addr.set_port(2222);
+            }
+            addr
+        }));
+        // The host key exists before the known_hosts line naming it.
+        host_keys::load(&config.server).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let ssh = config.server.ssh.clone();
+    let state_dir = config.server.state_dir.clone();
     if args.no_serve {
-        print_instructions(&dir, &cert, &helper, args.listen);
+        let ssh = ssh.listen.map(|a| (a, &state_dir));
+        print_instructions(&dir, &cert, &helper, args.listen, ssh);
         return Ok(Exit::Ok as u8);
     }
-    let on_listening =
-        Box::new(move |addr: SocketAddr| print_instructions(&dir, &cert, &helper, addr));
+    // The SSH door's real address, for the instructions.
+    let ssh_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+    let bound = Arc::clone(&ssh_addr);
+    let door: crate::server::https::server::StartDoor = Box::new(move |state, stop| {
+        Box::pin(async move {
+            let started = crate::server::ssh::start(state, stop).await?;
+            Ok(started.map(|(addr, task)| {
+                if let Ok(mut slot) = bound.lock() {
+                    *slot = Some(addr);
+                }
+                task
+            }))
+        })
+    });
+    let on_listening = Box::new(move |addr: SocketAddr| {
+        let ssh = ssh_addr.lock().ok().and_then(|a| *a);
+        print_instructions(&dir, &cert, &helper, addr, ssh.map(|a| (a, &state_dir)));
+    });
     serve::serve_with(
         config,
         ServeOptions {
             config_path,
             listen: Some(args.listen),
             on_listening: Some(on_listening),
+            doors: vec![door],
         },
     )
 }
@@ -169,6 +211,33 @@ fn new_access_key_id() -> String {
     id
 }
 
+/// A random SSH key id: `APKA` and 16 characters of AWS's alphabet.
+fn new_ssh_key_id() -> String {
+    format!("APKA{}", new_access_key_id().trim_start_matches("AKIA"))
+}
+
+/// A fresh ed25519 key pair for the demo user: `ssh/alice` (0600) and
+/// `ssh/alice.pub`; returns the public key line.
+fn write_ssh_key_pair(dir: &Path) -> anyhow::Result<String> {
+    use russh::keys::PrivateKey;
+    use russh::keys::ssh_key::LineEnding;
+    use russh::keys::ssh_key::private::Ed25519Keypair;
+    std::fs::create_dir_all(dir.join("ssh"))?;
+    let seed: [u8; 32] = rand::random();
+    let mut key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+    key.set_comment("alice@gitiam-quickstart");
+    let private = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| anyhow::anyhow!("encoding the demo SSH key: {e}"))?;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| anyhow::anyhow!("encoding the demo SSH key: {e}"))?;
+    write_private(&dir.join("ssh/alice"), &private)?;
+    std::fs::write(dir.join("ssh/alice.pub"), format!("{public}\n"))?;
+    Ok(public)
+}
+
 /// A random 40-character secret (240 bits), shaped like AWS's.
 fn new_secret() -> String {
     let bytes: [u8; 30] = rand::random();
@@ -216,6 +285,8 @@ fn write_demo(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", dir.display()))?;
     let akid = new_access_key_id();
     let secret = new_secret();
+    let ssh_key_id = new_ssh_key_id();
+    let ssh_public = write_ssh_key_pair(dir)?;
     let config = format!(
         r#"{MARKER}: `gitiam quickstart` wrote this file; edit it while the
 # server runs and it reloads. Reference: the README's "Configuration reference".
@@ -223,7 +294,8 @@ fn write_demo(dir: &Path) -> anyhow::Result<()> {
 [server]
 listen = "127.0.0.1:8443"
 region = "us-east-1"
-state_dir = ".gitiam"       # self-signed certificate, STS keys, audit.jsonl
+state_dir = ".gitiam"       # self-signed certificate, STS keys, SSH host key, audit.jsonl
+ssh_listen = "{DEFAULT_SSH_LISTEN}"  # ssh://KEY_ID@HOST:2222/v1/repos/NAME
 
 [backend]
 repos = "repos"             # repos/ACCOUNT/NAME.git, served by `git http-backend`
@@ -240,6 +312,7 @@ name = "alice"
 groups = ["developers"]
 tags = {{ team = "demo" }}
 access_keys = [{{ id = "{akid}", secret = "{secret}" }}]
+ssh_keys = [{{ id = "{ssh_key_id}", public_key = "{ssh_public}" }}]   # private key: ssh/alice
 "#
     );
     write_private(&dir.join("gitiam.toml"), &config)?;
@@ -314,7 +387,46 @@ fn create_repo(bare: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_instructions(dir: &Path, cert: &Path, helper: &Path, addr: SocketAddr) {
+/// The SSH commands of the demo, once the door listens on `addr`; writes
+/// `ssh/known_hosts` with the host key for that address.
+fn ssh_instructions(dir: &Path, addr: SocketAddr, state_dir: &Path) -> Option<String> {
+    let config = config::load(&dir.join("gitiam.toml")).ok()?;
+    let key_id = config
+        .directory
+        .ssh_keys()
+        .find(|k| k.user.name == "alice" && k.active)?
+        .id
+        .clone();
+    let host =
+        host_keys::load_or_generate(&state_dir.join(crate::shared::config::ssh::DEFAULT_HOST_KEY))
+            .ok()?;
+    let host_line = host.public_key().to_openssh().ok()?;
+    let known_hosts = dir.join("ssh/known_hosts");
+    let host_name = match addr.port() {
+        22 => addr.ip().to_string(),
+        port => format!("[{}]:{port}", addr.ip()),
+    };
+    std::fs::write(&known_hosts, format!("{host_name} {host_line}\n")).ok()?;
+    Some(format!(
+        "Over SSH (key id {key_id}, the SSH user name, as in CodeCommit):\n\n\
+         \x20 export GIT_SSH_COMMAND=\"ssh -i {key} -o IdentitiesOnly=yes -o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes\"\n\
+         \x20 git clone ssh://{key_id}@{addr}/v1/repos/{REPO} {REPO}-ssh\n\
+         \x20 cd {REPO}-ssh\n\
+         \x20 git switch -c feature-ssh && echo hello > ssh.txt && git add ssh.txt && git commit -m ssh\n\
+         \x20 git push origin feature-ssh          # allowed\n\
+         \x20 git push origin feature-ssh:main     # ! [remote rejected] ... (denied by policy policies/developers.json statement DenyPushToMain)\n\n",
+        key = dir.join("ssh/alice").display(),
+        known_hosts = known_hosts.display(),
+    ))
+}
+
+fn print_instructions(
+    dir: &Path,
+    cert: &Path,
+    helper: &Path,
+    addr: SocketAddr,
+    ssh: Option<(SocketAddr, &PathBuf)>,
+) {
     let url = format!("https://{addr}/v1/repos/{REPO}");
     let quoted_helper = format!("{} --profile {PROFILE}", helper.display());
     let mut out = String::new();
@@ -344,11 +456,17 @@ fn print_instructions(dir: &Path, cert: &Path, helper: &Path, addr: SocketAddr) 
          \x20 cd {REPO}\n\
          \x20 git switch -c feature && echo hello > hello.txt && git add hello.txt && git commit -m hello\n\
          \x20 git push origin feature          # allowed\n\
-         \x20 git push origin feature:main     # ! [remote rejected] ... (denied by policy policies/developers.json statement DenyPushToMain)\n\n\
-         Edit {dir}/gitiam.toml or {dir}/policies/*.json while this runs: changes apply at once.\n\
-         Stop with Ctrl-C.\n",
+         \x20 git push origin feature:main     # ! [remote rejected] ... (denied by policy policies/developers.json statement DenyPushToMain)\n\n",
         dir = dir.display(),
         cert = cert.display(),
+    ));
+    if let Some(text) = ssh.and_then(|(a, state_dir)| ssh_instructions(dir, a, state_dir)) {
+        out.push_str(&text);
+    }
+    out.push_str(&format!(
+        "Edit {dir}/gitiam.toml or {dir}/policies/*.json while this runs: changes apply at once.\n\
+         Stop with Ctrl-C.\n",
+        dir = dir.display(),
     ));
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();

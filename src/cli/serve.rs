@@ -29,18 +29,25 @@ pub struct Args {
     /// free port; the real one is printed).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Address of the SSH door, overriding `[server] ssh_listen` (port 0
+    /// picks a free port; the real one is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub ssh_listen: Option<SocketAddr>,
 }
 
 /// Runs the command; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     init_logging();
-    let config = match config::load(&args.config) {
+    let mut config = match config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("gitiam: {e}");
             return Ok(Exit::BadConfig as u8);
         }
     };
+    if let Some(ssh) = args.ssh_listen {
+        config.server.ssh.listen = Some(ssh);
+    }
     serve_config(config, args.config, args.listen)
 }
 
@@ -56,8 +63,20 @@ pub fn serve_config(
             config_path,
             listen,
             on_listening: None,
+            doors: vec![ssh_door()],
         },
     )
+}
+
+/// The SSH door, started by `serve` on its state when `[server]
+/// ssh_listen` is set.
+pub fn ssh_door() -> https::server::StartDoor {
+    Box::new(|state, stop| {
+        Box::pin(async move {
+            let started = crate::server::ssh::start(state, stop).await?;
+            Ok(started.map(|(_, task)| task))
+        })
+    })
 }
 
 /// Serves `config` with `options` on a new multi-threaded runtime.

@@ -24,6 +24,8 @@ pub struct AuditRecord {
     pub request_id: String,
     /// Client address.
     pub source_ip: Option<IpAddr>,
+    /// The front door: `https` or `ssh`.
+    pub transport: Transport,
     /// HTTP method.
     pub method: String,
     /// Request path (no query string: it carries nothing secret, but also
@@ -32,6 +34,10 @@ pub struct AuditRecord {
     /// Access key id presented (even when authentication failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_key_id: Option<String>,
+    /// SSH key id (`APKA...`) presented as the SSH user name (even when
+    /// authentication failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_key_id: Option<String>,
     /// Authenticated principal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
@@ -72,6 +78,17 @@ pub struct AuditRecord {
     pub bytes_out: u64,
     /// Milliseconds from request head to end of response.
     pub duration_ms: f64,
+}
+
+/// The front door a request came through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// The HTTPS door (smart HTTP and STS).
+    #[default]
+    Https,
+    /// The SSH door: `method` is the Git program, `status` its exit status.
+    Ssh,
 }
 
 /// Where audit records go.
@@ -180,5 +197,7 @@ mod tests {
         assert_eq!(lines[0]["refs"][0], "refs/heads/main");
         assert_eq!(lines[1]["request_id"], "r2");
         assert!(lines[1].get("refs").is_none());
+        assert_eq!(lines[0]["transport"], "https");
+        assert!(lines[0].get("ssh_key_id").is_none());
     }
 }

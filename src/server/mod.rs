@@ -13,7 +13,9 @@
 //! - [`sts`]: the STS Query API;
 //! - [`state`], [`reload`] and [`tls`]: what the front doors share at run
 //!   time;
-//! - [`https`]: the HTTPS front door.
+//! - [`https`]: the HTTPS front door;
+//! - [`ssh`]: the SSH front door (public keys, `git-upload-pack` and
+//!   `git-receive-pack` run on the embedded backend's repositories).
 
 pub mod access;
 pub mod audit;
@@ -24,6 +26,7 @@ pub mod identity;
 pub mod metrics;
 pub mod reload;
 pub mod session;
+pub mod ssh;
 pub mod state;
 pub mod sts;
 pub mod throttle;

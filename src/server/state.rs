@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::server::access::{Authenticated, RefChain};
 use crate::server::backend::{
     Backend, BackendError, CgiBackend, CgiConfig, UpstreamAuth, UpstreamBackend, UpstreamConfig,
 };
@@ -17,6 +18,7 @@ use crate::server::tls::TlsError;
 use crate::server::{audit, metrics};
 use crate::shared::config::sts::StsSettings;
 use crate::shared::config::{BackendConfig, BackendTarget, Config, Directory, ServerConfig};
+use crate::shared::git::{PushRequest, RepoName};
 use crate::shared::sigv4::SigningKeyCache;
 
 /// Why the server could not start.
@@ -47,6 +49,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The SSH door cannot start (host keys, backend).
+    #[error("ssh: {0}")]
+    Ssh(String),
     /// Signal handlers cannot be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
@@ -144,4 +149,35 @@ pub fn build_backend(config: &BackendConfig) -> Result<Backend, BackendError> {
 /// Convenience for tests and embedders: the state for `config`, in an `Arc`.
 pub fn state(config: Config) -> Result<Arc<State>, StartError> {
     State::new(config).map(Arc::new)
+}
+
+impl State {
+    /// The refs each command of `push` will change in `caller`'s
+    /// repository `repo`: its own ref, the ones a symbolic ref of that name
+    /// leads to, and in a repository that ignores case the refs stored in
+    /// the same files, as the backend holds them. Both doors decide pushes
+    /// on these.
+    pub async fn push_chains(
+        &self,
+        caller: &Authenticated,
+        repo: &RepoName,
+        push: &PushRequest,
+    ) -> Result<Vec<RefChain>, BackendError> {
+        if push.commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = push.commands.iter().map(|c| c.name.as_str()).collect();
+        let targets = self
+            .backend
+            .push_targets(caller.identity().account(), repo, &names)
+            .await?;
+        Ok(targets
+            .into_iter()
+            .map(|t| RefChain {
+                name: t.name,
+                symref_targets: t.targets,
+                case_variants: t.relatives,
+            })
+            .collect())
+    }
 }

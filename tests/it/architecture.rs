@@ -30,6 +30,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("server::state", 7),
     ("server::reload", 8),
     ("server::https", 9),
+    ("server::ssh", 9),
     ("server", 10),
     ("cli", 11),
     ("", 12),

@@ -27,5 +27,6 @@ mod proxy_reliability;
 mod proxy_upstream;
 mod serve_cli;
 mod sigv4_botocore;
+mod ssh;
 mod sts_cli;
 mod throttle;

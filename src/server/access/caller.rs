@@ -1,28 +1,43 @@
 //! The authenticated caller: an identity together with the proof that its
-//! signature was checked. Every decision of the access core takes one, so
+//! credential was verified. Every decision of the access core takes one, so
 //! nothing is decided for a caller whose signature was not verified.
 
 use crate::server::identity::Identity;
 use crate::shared::sigv4::SignatureVerified;
 
-/// The caller of a request whose signature checked out.
+/// Evidence that a caller's credential was verified. Implemented only by
+/// types that a verification step alone constructs (their fields are
+/// private to the verifying module): `sigv4::SignatureVerified` (a SigV4
+/// Git password or request signature) and the SSH door's `SshKeyVerified`
+/// (a session signed with the key, or certificate, the directory accepts).
+pub trait Proof: std::fmt::Debug + Send + Sync + 'static {
+    /// How the caller authenticated (`sigv4`, `ssh-key`, ...).
+    fn method(&self) -> &'static str;
+}
+
+impl Proof for SignatureVerified {
+    fn method(&self) -> &'static str {
+        "sigv4"
+    }
+}
+
+/// The caller of a request whose credential checked out.
 #[derive(Debug)]
 pub struct Authenticated {
     identity: Identity,
-    access_key_id: String,
-    // Only `sigv4`'s verify functions construct it; holding one is what
-    // makes this value an authenticated caller rather than a claimed one.
-    _proof: SignatureVerified,
+    credential_id: String,
+    method: &'static str,
 }
 
 impl Authenticated {
-    /// The caller `identity`, who signed with `access_key_id`; `proof` is
-    /// what the signature check returned.
-    pub fn new(identity: Identity, access_key_id: String, proof: SignatureVerified) -> Self {
+    /// The caller `identity`, who presented `credential_id` (an access key
+    /// id, an SSH key id); `proof` is what verifying the credential
+    /// returned, consumed here so that no caller exists without one.
+    pub fn new(identity: Identity, credential_id: String, proof: impl Proof) -> Self {
         Self {
             identity,
-            access_key_id,
-            _proof: proof,
+            credential_id,
+            method: proof.method(),
         }
     }
 
@@ -31,8 +46,13 @@ impl Authenticated {
         &self.identity
     }
 
-    /// The access key id used.
+    /// The access key id (or SSH key id) used.
     pub fn access_key_id(&self) -> &str {
-        &self.access_key_id
+        &self.credential_id
+    }
+
+    /// How the caller authenticated (`sigv4`, `ssh-key`).
+    pub fn method(&self) -> &'static str {
+        self.method
     }
 }

@@ -15,7 +15,7 @@ mod git;
 pub mod messages;
 mod role;
 
-pub use caller::Authenticated;
+pub use caller::{Authenticated, Proof};
 pub use context::{RequestFacts, caller_context, request_context};
 pub use git::{
     GitAccess, GitDecision, RefChain, RefEvaluation, decide, decide_push, git_action,

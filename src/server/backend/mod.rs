@@ -201,7 +201,7 @@ impl From<UpstreamBackend> for Backend {
 /// Shared by both backends: the account id becomes a path segment (CGI
 /// project root, upstream URL), so it must be non-empty and made of ASCII
 /// letters, digits, `-` and `_` only.
-fn check_account(account: &str) -> Result<(), BackendError> {
+pub(crate) fn check_account(account: &str) -> Result<(), BackendError> {
     if account.is_empty()
         || !account
             .bytes()

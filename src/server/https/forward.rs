@@ -9,13 +9,13 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use http::Response;
 
-use crate::server::backend::{self, Backend, BackendError, BackendRequest};
+use crate::server::backend::{self, Backend, BackendRequest};
 use crate::shared::BoxError;
-use crate::shared::git::{GitEndpoint, PushRequest, RepoName};
+use crate::shared::git::{GitEndpoint, RepoName};
 
 use super::ProxyBody;
 use super::error::HttpError;
-use crate::server::access::{Authenticated, RefChain};
+use crate::server::access::Authenticated;
 use crate::server::state::State;
 
 /// What the request looked like, minus its body.
@@ -68,30 +68,4 @@ where
         return Err(HttpError::BackendFailed(status.as_u16()));
     }
     Ok(response)
-}
-
-/// The refs each command of `push` will change: its own ref, and the ones a
-/// symbolic ref of that name leads to, as the backend's repository has them.
-pub async fn ref_chains(
-    state: &State,
-    caller: &Authenticated,
-    repo: &RepoName,
-    push: &PushRequest,
-) -> Result<Vec<RefChain>, BackendError> {
-    if push.commands.is_empty() {
-        return Ok(Vec::new());
-    }
-    let names: Vec<&str> = push.commands.iter().map(|c| c.name.as_str()).collect();
-    let targets = state
-        .backend
-        .push_targets(caller.identity().account(), repo, &names)
-        .await?;
-    Ok(targets
-        .into_iter()
-        .map(|t| RefChain {
-            name: t.name,
-            symref_targets: t.targets,
-            case_variants: t.relatives,
-        })
-        .collect())
 }

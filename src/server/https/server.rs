@@ -25,6 +25,23 @@ use crate::server::tls;
 /// Called once with the bound address, after `listening on` is printed.
 pub type OnListening = Box<dyn FnOnce(SocketAddr) + Send>;
 
+/// Another front door on the same state (the SSH door, started by the
+/// CLI): gets the state and the shutdown signal, returns once it is bound
+/// (and has printed its own lines) with `Some(task)` if it serves, the task
+/// ending once its sessions are done after shutdown.
+pub type StartDoor = Box<
+    dyn FnOnce(
+            Arc<State>,
+            watch::Receiver<bool>,
+        ) -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<
+                        Output = Result<Option<tokio::task::JoinHandle<()>>, StartError>,
+                    > + Send,
+            >,
+        > + Send,
+>;
+
 /// Options of [`serve`] that do not come from the configuration file.
 pub struct ServeOptions {
     /// The configuration file, watched for reloads.
@@ -34,6 +51,8 @@ pub struct ServeOptions {
     /// Runs once the socket is bound (quickstart prints its instructions
     /// with the real port).
     pub on_listening: Option<OnListening>,
+    /// Other front doors, started after `listening on` is printed.
+    pub doors: Vec<StartDoor>,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -42,6 +61,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("config_path", &self.config_path)
             .field("listen", &self.listen)
             .field("on_listening", &self.on_listening.is_some())
+            .field("doors", &self.doors.len())
             .finish()
     }
 }
@@ -79,6 +99,11 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
         let _ = writeln!(out, "listening on https://{local}");
         let _ = out.flush();
     }
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut doors = Vec::new();
+    for door in options.doors {
+        doors.extend(door(Arc::clone(&state), shutdown_rx.clone()).await?);
+    }
     if let Some(f) = options.on_listening {
         f(local);
     }
@@ -89,7 +114,6 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
         .max_connections
         .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     let permits = Arc::new(Semaphore::new(max));
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     loop {
         // Waiting for a permit before accepting leaves excess connections in
@@ -136,6 +160,9 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
             timeout = ?state.server.shutdown_timeout,
             "shutdown timeout: closing remaining connections"
         ),
+    }
+    for door in doors {
+        let _ = tokio::time::timeout(state.server.shutdown_timeout, door).await;
     }
     reloader.abort();
     Ok(())

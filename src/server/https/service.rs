@@ -213,7 +213,7 @@ async fn git_request(
     // When the refs a command changes cannot be known, every command is
     // refused (the access core denies chains that do not match), with
     // git's report; the audit line says why.
-    let chains = match forward::ref_chains(state, &caller, &repo, &push).await {
+    let chains = match state.push_chains(&caller, &repo, &push).await {
         Ok(chains) => chains,
         Err(e) => {
             tracing::warn!(request_id = %record.request_id, error = %e, "symbolic refs not resolved");

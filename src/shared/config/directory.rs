@@ -17,6 +17,8 @@ pub struct Directory {
     pub(super) accounts: BTreeMap<String, Account>,
     pub(super) keys: HashMap<String, AccessKey>,
     pub(super) roles_by_arn: HashMap<String, Arc<Role>>,
+    pub(super) ssh_keys: HashMap<String, super::ssh::SshKey>,
+    pub(super) ssh_cas: Vec<super::ssh::SshCertificateAuthority>,
 }
 
 /// One `[[accounts]]` entry.
@@ -85,6 +87,35 @@ impl Directory {
             return None;
         }
         Some((Arc::clone(&key.user), &key.secret))
+    }
+
+    /// The SSH key `id` (`APKA...`), active or not.
+    pub fn ssh_key(&self, id: &str) -> Option<&super::ssh::SshKey> {
+        self.ssh_keys.get(id)
+    }
+
+    /// Every SSH key (active or not), in no particular order.
+    pub fn ssh_keys(&self) -> impl Iterator<Item = &super::ssh::SshKey> {
+        self.ssh_keys.values()
+    }
+
+    /// The SSH certificate authority whose key is `key`, if any account
+    /// trusts it.
+    pub fn ssh_certificate_authority(
+        &self,
+        key: &russh::keys::ssh_key::public::KeyData,
+    ) -> Option<&super::ssh::SshCertificateAuthority> {
+        self.ssh_cas.iter().find(|c| c.public_key.key_data() == key)
+    }
+
+    /// True when some account trusts an SSH certificate authority.
+    pub fn has_ssh_certificate_authorities(&self) -> bool {
+        !self.ssh_cas.is_empty()
+    }
+
+    /// Number of SSH public keys (active or not).
+    pub fn ssh_key_count(&self) -> usize {
+        self.ssh_keys.len()
     }
 
     /// The user `name` of `account`.

@@ -12,6 +12,7 @@
 mod directory;
 pub mod raw;
 mod secret;
+pub mod ssh;
 pub mod sts;
 #[cfg(test)]
 mod tests;
@@ -91,6 +92,8 @@ pub struct ServerConfig {
     /// Offer HTTP/2 in ALPN (off by default: git pushes measured markedly
     /// slower over HTTP/2 than over HTTP/1.1, see docs/PERFORMANCE.md).
     pub http2: bool,
+    /// `ssh_listen` and `ssh_host_keys`.
+    pub ssh: ssh::SshServerConfig,
 }
 
 /// PEM certificate chain and private key.
@@ -396,6 +399,7 @@ impl Loader<'_> {
         };
         let usize_of = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         let auth_throttle = self.auth_throttle(&raw)?;
+        let ssh = self.ssh_server(&raw)?;
         Ok(ServerConfig {
             listen,
             region,
@@ -414,6 +418,7 @@ impl Loader<'_> {
             body_idle_timeout: Duration::from_secs(self.positive(raw.body_idle_timeout_secs, 60)?),
             shutdown_timeout: Duration::from_secs(self.positive(raw.shutdown_timeout_secs, 30)?),
             http2: raw.http2.is_some_and(|h| h.into_inner()),
+            ssh,
         })
     }
 
@@ -595,6 +600,7 @@ impl Loader<'_> {
         accounts: Vec<Spanned<raw::RawAccount>>,
     ) -> Result<Directory, ConfigError> {
         let mut dir = Directory::default();
+        let mut ssh_seen = ssh::SeenKeys::default();
         for account in accounts {
             let account = account.into_inner();
             let id = account.id.get_ref().clone();
@@ -662,6 +668,9 @@ impl Loader<'_> {
                     }
                     dir.keys.insert(key_id, access_key);
                 }
+                for key in &u.ssh_keys {
+                    self.ssh_key(key, &user, &mut dir.ssh_keys, &mut ssh_seen)?;
+                }
                 acct.users.insert(name, user);
             }
             let mut role_names_ci = BTreeSet::new();
@@ -722,6 +731,9 @@ impl Loader<'_> {
                     ));
                 }
                 acct.oidc_providers.push(validated);
+            }
+            for ca in &account.ssh_certificate_authorities {
+                self.ssh_ca(ca, &acct, &mut dir.ssh_cas)?;
             }
             dir.accounts.insert(id, acct);
         }

@@ -46,6 +46,8 @@ pub struct RawServer {
     pub body_idle_timeout_secs: Option<Spanned<u64>>,
     pub shutdown_timeout_secs: Option<Spanned<u64>>,
     pub http2: Option<Spanned<bool>>,
+    pub ssh_listen: Option<Spanned<String>>,
+    pub ssh_host_keys: Option<Vec<Spanned<String>>>,
 }
 
 /// `[backend]`.
@@ -92,6 +94,8 @@ pub struct RawAccount {
     pub roles: Vec<Spanned<RawRole>>,
     #[serde(default)]
     pub oidc_providers: Vec<Spanned<crate::shared::config::sts::OidcProviderConfig>>,
+    #[serde(default)]
+    pub ssh_certificate_authorities: Vec<Spanned<RawSshCa>>,
 }
 
 /// `[[accounts.users]]`.
@@ -107,6 +111,8 @@ pub struct RawUser {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub access_keys: Vec<Spanned<RawAccessKey>>,
+    #[serde(default)]
+    pub ssh_keys: Vec<Spanned<RawSshKey>>,
 }
 
 /// One entry of `access_keys`.
@@ -150,4 +156,23 @@ pub struct RawRole {
     pub max_session_duration: Option<Spanned<u64>>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+/// One entry of a user's `ssh_keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSshKey {
+    pub id: Spanned<String>,
+    pub public_key: Spanned<String>,
+    pub status: Option<Spanned<String>>,
+}
+
+/// One `[[accounts.ssh_certificate_authorities]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSshCa {
+    pub name: Spanned<String>,
+    pub public_key: Spanned<String>,
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
 }

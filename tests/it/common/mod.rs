@@ -5,6 +5,7 @@ pub mod cmd;
 pub mod git_server;
 pub mod nginx;
 pub mod server;
+pub mod ssh;
 
 use std::io::Write as _;
 use std::path::PathBuf;
