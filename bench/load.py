@@ -124,8 +124,8 @@ class Client:
 
 
 def flood(args, deadline, counts, lock):
-    """Requests with a wrong secret from 127.0.0.2, at most args.flood_rate a
-    second in total and args.flood_max in all."""
+    """Requests with a wrong signature from 127.0.0.2, at most
+    args.flood_rate a second and args.flood_max in all (per flooder)."""
     ctx = ssl.create_default_context(cafile=args.ca)
     ctx.check_hostname = False
     host, port = args.host, args.port
@@ -174,6 +174,7 @@ def main():
     p.add_argument("--flood-rate", type=float, default=100)
     p.add_argument("--flood-max", type=int, default=100000)
     p.add_argument("--flood-source", default="127.0.0.2")
+    p.add_argument("--flood-threads", type=int, default=8)
     args = p.parse_args()
 
     env = dict(os.environ)
@@ -187,13 +188,19 @@ def main():
     clients = [Client(args, i, env) for i in range(args.clients)]
     threads = [threading.Thread(target=c.run, args=(deadline,)) for c in clients]
     counts, lock = {}, threading.Lock()
-    flooder = threading.Thread(target=flood, args=(args, deadline, counts, lock))
-    for t in threads:
+    # Several flooders share the rate and the count, so one slow answer
+    # does not hold the flood back.
+    share = argparse.Namespace(**vars(args))
+    share.flood_rate = args.flood_rate / max(args.flood_threads, 1)
+    share.flood_max = args.flood_max // max(args.flood_threads, 1)
+    flooders = [
+        threading.Thread(target=flood, args=(share, deadline, counts, lock))
+        for _ in range(max(args.flood_threads, 1))
+    ]
+    for t in threads + flooders:
         t.start()
-    flooder.start()
-    for t in threads:
+    for t in threads + flooders:
         t.join()
-    flooder.join()
     elapsed = time.monotonic() - start
 
     ops = [o for c in clients for o in c.ops]

@@ -9,7 +9,7 @@
 # its 5xx count (from the audit log) are reported.
 # Needs: cargo, git, python3.
 # Usage: bench/load.sh   (env: CLIENTS=200 DURATION=120 FLOOD_RATE=100,
-#        SKIP_BUILD=1 to use the binaries in BIN (default target/release) as they
+#        FLOOD_THREADS=8, SKIP_BUILD=1 to use the binaries in BIN (default target/release) as they
 #        are, KEEP=1 to keep the folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ ROOT=$PWD
 CLIENTS=${CLIENTS:-200}
 DURATION=${DURATION:-120}
 FLOOD_RATE=${FLOOD_RATE:-100}
+FLOOD_THREADS=${FLOOD_THREADS:-8}
 ACCOUNT=111122223333
 AKID=AKIALOAD000000000001
 SECRET=load-secret-0123456789abcdefghijkl
@@ -78,7 +79,7 @@ AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET AWS_REGION=us-east-1 \
 python3 bench/load.py --url "https://127.0.0.1:$PORT/v1/repos/demo" --port "$PORT" --repo demo \
   --ca "$W/gw/.gitiam/tls/cert.pem" --helper "$BIN/git-credential-gitiam" \
   --bare "$W/repos/$ACCOUNT/demo.git" --work "$W/work" --akid "$AKID" \
-  --clients "$CLIENTS" --duration "$DURATION" --flood-rate "$FLOOD_RATE" \
+  --clients "$CLIENTS" --duration "$DURATION" --flood-rate "$FLOOD_RATE" --flood-threads "$FLOOD_THREADS" \
   > "$W/summary.json" || status=$?
 
 PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
