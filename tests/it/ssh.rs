@@ -311,6 +311,102 @@ fn a_pull_outside_the_policy_is_refused_in_aws_words() {
     assert_eq!(r["status"], 1);
 }
 
+/// Over SSH too, a push through a symbolic ref is decided on its target.
+#[test]
+fn a_push_through_a_symbolic_ref_is_decided_on_its_target_over_ssh() {
+    if !tools("a_push_through_a_symbolic_ref_is_decided_on_its_target_over_ssh") {
+        return;
+    }
+    let s = setup();
+    git_ok(
+        &s.bare,
+        &["symbolic-ref", "refs/heads/alias", "refs/heads/main"],
+    );
+    let server = SshServer::start(&s.root);
+    let key = &s.alice.private;
+    let work = s.root.join("work");
+    let out = run({
+        let mut c = server.git(&s.root, key);
+        c.arg("clone").arg(server.url(ALICE, "demo")).arg(&work);
+        c
+    });
+    assert!(out.status.success(), "{}", text(&out));
+    let main_before = rev(&s.bare, "main");
+    commit(&work, "alias.txt");
+    let out = run({
+        let mut c = server.git(&work, key);
+        c.args(["push", "origin", "HEAD:refs/heads/alias"]);
+        c
+    });
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "! [remote rejected] HEAD -> alias (denied by policy alice.json statement DenyMain \
+             (refs/heads/alias is a symbolic ref to refs/heads/main))"
+        ),
+        "{err}"
+    );
+    assert_eq!(rev(&s.bare, "main"), main_before);
+    let record = server.wait_audit(|r| r["refs"][0] == "refs/heads/alias");
+    assert_eq!(record["symref_targets"][0], "refs/heads/main", "{record}");
+    assert_eq!(record["transport"], "ssh", "{record}");
+}
+
+/// Failed logins count against the client's address, as over HTTPS: past
+/// the limit the address is disconnected before any key is looked at, even
+/// with a good key, while another address logs in.
+#[test]
+fn a_source_with_too_many_failed_logins_is_disconnected() {
+    if !tools("a_source_with_too_many_failed_logins_is_disconnected") {
+        return;
+    }
+    let s = setup();
+    let config = std::fs::read_to_string(s.root.join("gitiam.toml")).unwrap().replace(
+        "[server]\n",
+        "[server]\nauth_failure_burst = 2\nauth_failures_per_minute = 1\nauth_block_secs = 600\n",
+    );
+    write(&s.root, "gitiam.toml", &config);
+    let server = SshServer::start(&s.root);
+    let from = |source: &str, key: &Path, user: &str| {
+        run({
+            let mut c = server.ssh(key, user);
+            c.args(["-b", source, "git-upload-pack '/v1/repos/demo'"]);
+            c
+        })
+    };
+    // 127.0.0.2 is a loopback address on Linux; elsewhere this test cannot
+    // tell two sources apart.
+    let probe = from("127.0.0.2", &s.alice.private, ALICE);
+    if stderr(&probe).contains("bind") {
+        assert!(!common::in_ci(), "127.0.0.2 is not local: {}", text(&probe));
+        common::skip(
+            "ssh::a_source_with_too_many_failed_logins_is_disconnected",
+            "127.0.0.2 is not a local address",
+        );
+        return;
+    }
+    // Logged in: upload-pack's advertisement came (stdin is closed, so
+    // the fetch itself ends there).
+    let logged_in = |out: &Output| String::from_utf8_lossy(&out.stdout).contains("refs/heads/main");
+    assert!(logged_in(&probe), "{}", text(&probe));
+    // Unknown key ids from 127.0.0.2 until it is blocked.
+    for _ in 0..4 {
+        let out = from("127.0.0.2", &s.stranger.private, "APKASTRANGER00000001");
+        assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    }
+    let out = from("127.0.0.2", &s.alice.private, ALICE);
+    assert_eq!(out.status.code(), Some(255), "blocked: {}", text(&out));
+    assert!(
+        !stderr(&out).contains("Permission denied"),
+        "disconnected before authentication: {}",
+        text(&out)
+    );
+    assert!(!logged_in(&out), "{}", text(&out));
+    let out = from("127.0.0.1", &s.alice.private, ALICE);
+    assert!(logged_in(&out), "another source: {}", text(&out));
+}
+
 fn assert_refused_login(server: &SshServer, key: &Path, user: &str) {
     let started = Instant::now();
     let out = run({

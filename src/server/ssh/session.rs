@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use russh::keys::{Certificate, PublicKey};
 use russh::server::{Auth, ChannelOpenHandle, Handler, Msg, Session};
@@ -20,6 +20,7 @@ use super::command::{self, GitCommand};
 use super::error::{self, SshError};
 use crate::server::access::Authenticated;
 use crate::server::state::State;
+use crate::server::throttle::Recorded;
 
 /// Session channels one connection may open (git opens one; a multiplexed
 /// client a few).
@@ -94,6 +95,36 @@ impl Connection {
         }
     }
 
+    /// Whether this client's address is blocked for failed logins (the
+    /// same per-source limiter as HTTPS and STS): a blocked source is
+    /// disconnected before any key is looked at.
+    fn throttled(&self) -> bool {
+        match self
+            .state
+            .auth_failures
+            .check(self.peer.ip(), Instant::now())
+        {
+            Ok(()) => false,
+            Err(blocked) => {
+                if blocked.first {
+                    tracing::warn!(peer = %self.peer, source = %blocked.source, "ssh login refused: source blocked for failed authentications");
+                }
+                true
+            }
+        }
+    }
+
+    /// Counts a refused login attempt against this client's address.
+    fn failed(&self, refusal: KeyRefusal) {
+        if let Recorded::Blocked(blocked) = self
+            .state
+            .auth_failures
+            .record_failure(self.peer.ip(), Instant::now())
+        {
+            tracing::warn!(peer = %self.peer, source = %blocked.source, reason = %refusal, "source blocked for failed authentications");
+        }
+    }
+
     /// The caller as the directory says now: the login's key or certificate
     /// checked again (its signature was verified at login).
     fn current_caller(&self) -> Result<Arc<Authenticated>, SshError> {
@@ -144,6 +175,9 @@ impl Handler for Connection {
         user: &str,
         public_key: &PublicKey,
     ) -> Result<Auth, Self::Error> {
+        if self.throttled() {
+            return Err(russh::Error::Disconnect);
+        }
         let directory = self.state.directory.load();
         // A certificate is offered as its bare key: it is checked once
         // its signature is (in `auth_openssh_certificate`).
@@ -155,6 +189,12 @@ impl Handler for Connection {
             Err(refusal) => {
                 tracing::debug!(peer = %self.peer, reason = %refusal, "ssh key refused");
                 self.note(user, Some(refusal), false);
+                // A client offers each of its keys in turn: a key that is
+                // not this id's proves nothing wrong; a user name that
+                // names no active key is a probe.
+                if refusal != KeyRefusal::WrongKey {
+                    self.failed(refusal);
+                }
                 Ok(Auth::reject())
             }
         }
@@ -167,6 +207,9 @@ impl Handler for Connection {
     ) -> Result<Auth, Self::Error> {
         // russh calls this only after the signature over the session id
         // has been verified with `public_key`.
+        if self.throttled() {
+            return Err(russh::Error::Disconnect);
+        }
         let directory = self.state.directory.load();
         match auth::verified_signature(&directory, user, public_key) {
             Ok((identity, proof)) => {
@@ -183,6 +226,7 @@ impl Handler for Connection {
             Err(refusal) => {
                 tracing::debug!(peer = %self.peer, reason = %refusal, "ssh key refused");
                 self.note(user, Some(refusal), false);
+                self.failed(refusal);
                 Ok(Auth::reject())
             }
         }
@@ -195,6 +239,9 @@ impl Handler for Connection {
     ) -> Result<Auth, Self::Error> {
         // russh calls this only after the signature over the session id
         // has been verified with the certificate's key.
+        if self.throttled() {
+            return Err(russh::Error::Disconnect);
+        }
         let directory = self.state.directory.load();
         let verified = auth::verified_certificate(
             &directory,
@@ -218,6 +265,7 @@ impl Handler for Connection {
             Err(refusal) => {
                 tracing::debug!(peer = %self.peer, reason = %refusal, "ssh certificate refused");
                 self.note(user, Some(refusal), false);
+                self.failed(refusal);
                 Ok(Auth::reject())
             }
         }
