@@ -53,10 +53,20 @@ fn write_back(action: &StsAction) -> Vec<u8> {
     form.finish().into_bytes()
 }
 
-/// The `WebIdentityToken` of `body` when it is given once, is long enough
-/// to recognise, and appears in no other name or value (which errors may
-/// quote).
-fn lone_token(body: &[u8]) -> Option<String> {
+/// Another character of the same kind as `c` for the token checks
+/// (printable ASCII or not) and the same UTF-8 length.
+fn other_char(c: char) -> char {
+    match c {
+        '\u{21}'..='\u{7e}' => char::from(0x21 + (c as u8 - 0x21 + 47) % 94),
+        ' ' | '\u{7f}' => '\u{1f}',
+        _ => char::from_u32(u32::from(c) ^ 1).unwrap_or('\u{1}'),
+    }
+}
+
+/// When `body` gives `WebIdentityToken` once and the token appears in no
+/// other name or value (which errors may quote): the form, and the same
+/// form with every character of the token changed for another of its kind.
+fn token_variants(body: &[u8]) -> Option<(String, Vec<u8>, Vec<u8>)> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let mut tokens = pairs.iter().filter(|(k, _)| k == "WebIdentityToken");
     let (_, token) = tokens.next()?;
@@ -66,7 +76,18 @@ fn lone_token(body: &[u8]) -> Option<String> {
     let elsewhere = pairs.iter().any(|(k, v)| {
         k.contains(token.as_str()) || (k != "WebIdentityToken" && v.contains(token.as_str()))
     });
-    (!elsewhere).then(|| token.clone())
+    if elsewhere {
+        return None;
+    }
+    let other: String = token.chars().map(other_char).collect();
+    let form = |t: &str| {
+        let mut f = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &pairs {
+            f.append_pair(k, if k == "WebIdentityToken" { t } else { v });
+        }
+        f.finish().into_bytes()
+    };
+    Some((token.clone(), form(token), form(&other)))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -92,11 +113,19 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             assert!(!e.message.is_empty());
-            if let Some(token) = lone_token(data) {
-                assert!(
-                    !e.message.contains(&token),
-                    "an error quotes the web identity token"
-                );
+            // An error may contain the token's text only where it does not
+            // come from the token: changing the token leaves it there.
+            if let Some((token, form, changed)) = token_variants(data) {
+                let message = |body: &[u8]| parse(body).err().map(|e| e.message);
+                if let Some(m) = message(&form)
+                    && m.contains(&token)
+                {
+                    let m2 = message(&changed).unwrap_or_default();
+                    assert!(
+                        m2.contains(&token),
+                        "an error quotes the web identity token: {m}"
+                    );
+                }
             }
         }
     }
