@@ -10,8 +10,9 @@
 # in fuzz/seeds/TARGET (read only). Dictionaries: fuzz/dict/TARGET.dict.
 # Crashes, hangs (-timeout) and out-of-memory inputs land in
 # fuzz/artifacts/TARGET/; the full libFuzzer output in fuzz/logs/TARGET.log.
-# Prints one line per target: executions, exec/s, corpus size, result; the
-# exit status is non-zero when any target found something.
+# Prints one line per target: executions, exec/s, edges covered, the corpus
+# libFuzzer keeps (inputs/bytes) and the result; the exit status is non-zero
+# when any target found something.
 #
 # Environment: FUZZ_NICE (default 10) is the niceness of the runs;
 # FUZZ_ARGS adds libFuzzer options.
@@ -36,7 +37,7 @@ fi
 
 bin="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
-printf '%-22s %12s %9s %8s  %s\n' target executions exec/s corpus result
+printf '%-20s %11s %7s %6s %14s  %s\n' target executions exec/s edges corpus result
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
@@ -54,7 +55,10 @@ for t in "${targets[@]}"; do
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "logs/$t.log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "logs/$t.log" | tail -1)
-  corpus=$(find "corpus/$t" -type f | wc -l)
+  # The last status line: `#N ... cov: EDGES ft: F corp: INPUTS/SIZE ...`.
+  last=$(grep -E '^#[0-9]+' "logs/$t.log" | tail -1)
+  edges=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  corpus=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$last")
   if [ "$rc" -eq 0 ]; then
     result=ok
   else
@@ -63,6 +67,6 @@ for t in "${targets[@]}"; do
     kind=$(grep -m1 -oE 'ERROR: libFuzzer: [a-z-]+|panicked at [^:]+:[0-9]+' "logs/$t.log" || echo "exit $rc")
     result="FOUND ($kind) ${artifact:+-> fuzz/$artifact}"
   fi
-  printf '%-22s %12s %9s %8s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "$corpus" "$result"
+  printf '%-20s %11s %7s %6s %14s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "${edges:-?}" "${corpus:-?}" "$result"
 done
 exit "$status"
