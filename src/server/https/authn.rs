@@ -173,4 +173,41 @@ mod tests {
         h.insert(http::header::AUTHORIZATION, "Bearer x".parse().unwrap());
         assert!(credentials(&h).is_err());
     }
+
+    proptest::proptest! {
+        /// What Git sends (`base64(user:password)`) comes back exactly:
+        /// the key id, the token after the first `%`, nothing in `Debug`.
+        #[test]
+        fn basic_credentials_round_trip(
+            akid in "[A-Z0-9]{1,128}",
+            token in proptest::option::of("[A-Za-z0-9._%+/=-]{0,300}"),
+            password in "[ -~]{0,100}",
+        ) {
+            let user = match &token {
+                Some(t) => format!("{akid}%{t}"),
+                None => akid.clone(),
+            };
+            let c = credentials(&basic(&format!("{user}:{password}"))).unwrap();
+            proptest::prop_assert_eq!(&c.access_key_id, &akid);
+            proptest::prop_assert_eq!(c.session_token.as_deref(), token.as_deref());
+            let token_shown = if token.is_some() { "Some(\"<redacted>\")" } else { "None" };
+            proptest::prop_assert_eq!(
+                format!("{c:?}"),
+                format!("BasicCredentials {{ access_key_id: {akid:?}, session_token: {token_shown}, .. }}")
+            );
+        }
+
+        /// Any header value: never a panic, and a key id that comes out is
+        /// well formed.
+        #[test]
+        fn any_authorization_value(value in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let Ok(v) = http::HeaderValue::from_bytes(&value) else { return Ok(()) };
+            let mut h = HeaderMap::new();
+            h.insert(http::header::AUTHORIZATION, v);
+            if let Ok(c) = credentials(&h) {
+                proptest::prop_assert!(!c.access_key_id.is_empty() && c.access_key_id.len() <= 128);
+                proptest::prop_assert!(c.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()));
+            }
+        }
+    }
 }

@@ -657,4 +657,57 @@ mod tests {
         let e = parse(&body(&bad)).unwrap_err();
         assert!(!e.message.contains("secret"), "{e}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// A valid AssumeRole form, in any parameter order, parses to what
+        /// it says.
+        #[test]
+        fn assume_role_forms_parse_to_what_they_say(
+            session in "[A-Za-z0-9_+=,.@-]{2,64}",
+            duration in proptest::option::of(900u32..=43_200),
+            external_id in proptest::option::of("[A-Za-z0-9_+=,.@:/-]{2,60}"),
+            tags in proptest::collection::btree_map("t[a-z0-9]{0,10}", "[A-Za-z0-9 _.:/=+@-]{0,20}", 0..5),
+            rotate in 0usize..16,
+        ) {
+            let duration_text = duration.map(|d| d.to_string());
+            let mut pairs: Vec<(String, String)> = BASE
+                .iter()
+                .filter(|(k, _)| *k != "RoleSessionName")
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            pairs.push(("RoleSessionName".into(), session.clone()));
+            if let Some(d) = &duration_text {
+                pairs.push(("DurationSeconds".into(), d.clone()));
+            }
+            if let Some(e) = &external_id {
+                pairs.push(("ExternalId".into(), e.clone()));
+            }
+            for (i, (k, v)) in tags.iter().enumerate() {
+                pairs.push((format!("Tags.member.{}.Key", i + 1), k.clone()));
+                pairs.push((format!("Tags.member.{}.Value", i + 1), v.clone()));
+            }
+            let n = pairs.len();
+            pairs.rotate_left(rotate % n);
+            let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let StsAction::AssumeRole(input) = parse(&body(&refs)).unwrap() else {
+                panic!("not AssumeRole")
+            };
+            proptest::prop_assert_eq!(input.role_session_name, session);
+            proptest::prop_assert_eq!(input.duration_seconds, duration);
+            proptest::prop_assert_eq!(input.external_id, external_id);
+            let expected: Vec<(String, String)> = tags.into_iter().collect();
+            proptest::prop_assert_eq!(input.tags, expected);
+        }
+
+        /// Any body: an answer, never a panic; a failed request always
+        /// says why.
+        #[test]
+        fn any_form_body(body in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            if let Err(e) = parse(&body) {
+                proptest::prop_assert!(!e.message.is_empty());
+            }
+        }
+    }
 }

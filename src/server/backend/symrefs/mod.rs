@@ -48,6 +48,18 @@ pub(crate) use loose::{locate_repository, read_config, resolve_all_loose};
 pub use ls_refs::MAX_LS_REFS_BYTES;
 pub(crate) use ls_refs::{ls_refs_request, parse_ls_refs, parse_v2_advertisement};
 
+/// `parse_ls_refs` for the fuzz targets (`fuzz/`), outside the crate.
+#[doc(hidden)]
+pub fn fuzz_parse_ls_refs(body: &[u8], names: &[&str]) -> Result<Vec<RefTargets>, BackendError> {
+    parse_ls_refs(body, names)
+}
+
+/// `parse_v2_advertisement` for the fuzz targets: the `object-format`.
+#[doc(hidden)]
+pub fn fuzz_parse_v2_advertisement(body: &[u8]) -> Result<Option<String>, BackendError> {
+    parse_v2_advertisement(body).map(|a| a.object_format)
+}
+
 /// How many refs `refs_resolve_ref_unsafe` reads before giving up (Git's
 /// `SYMREF_MAXDEPTH` in `refs.c`). A chain therefore has at most
 /// `SYMREF_MAXDEPTH` refs: the name and four links.
