@@ -10,6 +10,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v fcgiwrap >/dev/null || [ -x /usr/sbin/fcgiwrap ] || need_apt+=(fcgiwrap)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v gpg >/dev/null || need_apt+=(gnupg)
+{ command -v ssh >/dev/null && command -v ssh-keygen >/dev/null; } || need_apt+=(openssh-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
