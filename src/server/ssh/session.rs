@@ -125,6 +125,25 @@ impl Connection {
         }
     }
 
+    /// Binds a login whose signature russh verified: the caller every
+    /// later command is decided for, and the login it is re-checked from.
+    fn accepted(&mut self, caller: Authenticated, login: Login, label: &str) -> Auth {
+        tracing::debug!(peer = %self.peer, credential = %label, principal = %caller.identity().arn(), "ssh authenticated");
+        self.caller = Some(Arc::new(caller));
+        self.login = Some(login);
+        self.note(label, None, true);
+        Auth::Accept
+    }
+
+    /// Refuses a login whose signature verified but whose key or
+    /// certificate the directory does not accept, and counts the failure.
+    fn refused(&mut self, user: &str, refusal: KeyRefusal, what: &str) -> Auth {
+        tracing::debug!(peer = %self.peer, reason = %refusal, "ssh {what} refused");
+        self.note(user, Some(refusal), false);
+        self.failed(refusal);
+        Auth::reject()
+    }
+
     /// The caller as the directory says now: the login's key or certificate
     /// checked again (its signature was verified at login).
     fn current_caller(&self) -> Result<Arc<Authenticated>, SshError> {
@@ -214,21 +233,13 @@ impl Handler for Connection {
         match auth::verified_signature(&directory, user, public_key) {
             Ok((identity, proof)) => {
                 let caller = auth::authenticated(identity, user.to_owned(), proof);
-                tracing::debug!(peer = %self.peer, key_id = %user, principal = %caller.identity().arn(), "ssh authenticated");
-                self.caller = Some(Arc::new(caller));
-                self.login = Some(Login::Key {
+                let login = Login::Key {
                     user: user.to_owned(),
                     key: public_key.clone(),
-                });
-                self.note(user, None, true);
-                Ok(Auth::Accept)
+                };
+                Ok(self.accepted(caller, login, user))
             }
-            Err(refusal) => {
-                tracing::debug!(peer = %self.peer, reason = %refusal, "ssh key refused");
-                self.note(user, Some(refusal), false);
-                self.failed(refusal);
-                Ok(Auth::reject())
-            }
+            Err(refusal) => Ok(self.refused(user, refusal, "key")),
         }
     }
 
@@ -253,21 +264,13 @@ impl Handler for Connection {
         match verified {
             Ok((identity, label, proof)) => {
                 let caller = auth::authenticated(identity, label.clone(), proof);
-                tracing::debug!(peer = %self.peer, certificate = %label, principal = %caller.identity().arn(), "ssh authenticated");
-                self.caller = Some(Arc::new(caller));
-                self.login = Some(Login::Certificate {
+                let login = Login::Certificate {
                     user: user.to_owned(),
                     cert: Box::new(certificate.clone()),
-                });
-                self.note(&label, None, true);
-                Ok(Auth::Accept)
+                };
+                Ok(self.accepted(caller, login, &label))
             }
-            Err(refusal) => {
-                tracing::debug!(peer = %self.peer, reason = %refusal, "ssh certificate refused");
-                self.note(user, Some(refusal), false);
-                self.failed(refusal);
-                Ok(Auth::reject())
-            }
+            Err(refusal) => Ok(self.refused(user, refusal, "certificate")),
         }
     }
 
