@@ -11,7 +11,6 @@ use crate::common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
@@ -79,81 +78,11 @@ access_keys = [{{ id = "{}", secret = "{}" }}]
     }
 }
 
-/// One HTTPS request to `server` from the local address `source`.
-fn request_from(
-    server: &TestServer,
-    source: IpAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> HttpResponse {
-    use http_body_util::{BodyExt, Full};
-    use rustls_pki_types::pem::PemObject;
-
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_pki_types::CertificateDer::pem_file_iter(server.cert()).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind(SocketAddr::new(source, 0)).unwrap();
-        let tcp = socket
-            .connect(SocketAddr::new(FAILING, server.port))
-            .await
-            .unwrap();
-        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .unwrap();
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        let mut req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", format!("127.0.0.1:{}", server.port));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = sender
-            .send_request(
-                req.body(Full::new(bytes::Bytes::from(body.to_owned())))
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        HttpResponse {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    })
-}
-
 /// The ref advertisement of `demo` from `source`, signed with `secret`.
 fn advertisement(s: &Setup, source: IpAddr, secret: &str) -> HttpResponse {
     let password = s.server.password(secret, "demo", SystemTime::now());
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", ALICE.0));
-    request_from(
-        &s.server,
+    s.server.request_from(
         source,
         "GET",
         "/v1/repos/demo/info/refs?service=git-upload-pack",
@@ -342,12 +271,16 @@ fn sts_failures_get_awss_throttling_error() {
     // AWS's shape: 400, plus a Retry-After.
     let form = "Action=GetCallerIdentity&Version=2011-06-15";
     let content_type = [("content-type", "application/x-www-form-urlencoded")];
-    let r = request_from(&s.server, FAILING, "POST", "/", &content_type, form);
+    let r = s
+        .server
+        .request_from(FAILING, "POST", "/", &content_type, form);
     assert_eq!(r.status, 400, "{r:?}");
     assert!(r.body.contains("<Code>Throttling</Code>"), "{r:?}");
     assert!((1..=300).contains(&retry_after(&r)), "{r:?}");
     // Another source is not throttled (unsigned, so refused as usual).
-    let r = request_from(&s.server, OTHER, "POST", "/", &content_type, form);
+    let r = s
+        .server
+        .request_from(OTHER, "POST", "/", &content_type, form);
     assert_eq!(r.status, 403, "{r:?}");
     assert!(
         r.body.contains("<Code>MissingAuthenticationToken</Code>"),

@@ -323,8 +323,23 @@ impl TestServer {
     /// Sends one HTTPS request over HTTP/1.1 (trusting the server's
     /// certificate) and reads the whole answer.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
-        use http_body_util::{BodyExt, Empty};
+        let localhost = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        self.request_from(localhost, method, path, headers, "")
+    }
+
+    /// [`TestServer::request`] from the local address `source` (another
+    /// loopback address is another client to the server), with `body`.
+    pub fn request_from(
+        &self,
+        source: std::net::IpAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> HttpResponse {
+        use http_body_util::{BodyExt, Full};
         use rustls_pki_types::pem::PemObject;
+        use std::net::{Ipv4Addr, SocketAddr};
         use std::sync::Arc;
 
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -343,7 +358,10 @@ impl TestServer {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::new(source, 0)).unwrap();
+            let tcp = socket
+                .connect(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), self.port))
                 .await
                 .unwrap();
             let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
@@ -364,7 +382,10 @@ impl TestServer {
                 req = req.header(*k, *v);
             }
             let resp = sender
-                .send_request(req.body(Empty::<bytes::Bytes>::new()).unwrap())
+                .send_request(
+                    req.body(Full::new(bytes::Bytes::from(body.to_owned())))
+                        .unwrap(),
+                )
                 .await
                 .unwrap();
             let status = resp.status().as_u16();
