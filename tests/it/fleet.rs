@@ -829,3 +829,172 @@ fn healthz_after_header(port: u16, cert: &Path, header: &[u8]) -> Option<u16> {
         text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
     })
 }
+
+/// The pinned Kubernetes version the manifests are validated against
+/// (kubernetes-validate ships its schemas: no network needed).
+const KUBERNETES_VERSION: &str = "1.33.0";
+
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes")
+}
+
+#[test]
+fn kubernetes_manifests_validate_offline() {
+    let test = "kubernetes_manifests_validate_offline";
+    if !common::require_tool(test, "kubernetes-validate", &["--version"]) {
+        return;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(deploy_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "-k", KUBERNETES_VERSION])
+        .args(&files)
+        .run();
+    out.check(out.succeeded(), "the manifests do not validate");
+    // Every file was checked, and the kinds the fleet needs are there.
+    for kind in [
+        "deployment/gitiam",
+        "service/gitiam",
+        "configmap/gitiam-config",
+        "secret/gitiam-secrets",
+        "poddisruptionbudget/gitiam",
+    ] {
+        out.check(
+            format!("{}{}", out.stdout, out.stderr)
+                .contains(&format!("passed for resource {kind}")),
+            format_args!("{kind} was not validated"),
+        );
+    }
+    // A mistake is caught (the validator is not a no-op).
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(deploy_dir().join("deployment.yaml")).unwrap();
+    let bad = dir.path().join("deployment.yaml");
+    std::fs::write(&bad, text.replace("periodSeconds: 5", "periodSecs: 5")).unwrap();
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "-k", KUBERNETES_VERSION])
+        .arg(&bad)
+        .run();
+    out.check(!out.succeeded(), "a misspelt field passed");
+}
+
+/// The drain arithmetic of deployment.yaml matches the configuration:
+/// terminationGracePeriodSeconds covers preStop plus shutdown_timeout_secs,
+/// and the example configuration loads (exit 1: it stops at the TLS files
+/// that exist only in a pod; a bad configuration would exit 2).
+#[test]
+fn the_kubernetes_example_configuration_loads_and_drains_in_time() {
+    let test = "the_kubernetes_example_configuration_loads_and_drains_in_time";
+    if !common::require_tool(test, "python3", &["-c", "import yaml"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"
+import json, sys, yaml
+docs = {}
+for name in ("configmap.yaml", "deployment.yaml"):
+    for d in yaml.safe_load_all(open(sys.argv[1] + "/" + name)):
+        docs[d["kind"]] = d
+pod = docs["Deployment"]["spec"]["template"]["spec"]
+c = pod["containers"][0]
+print(json.dumps({
+    "data": docs["ConfigMap"]["data"],
+    "grace": pod["terminationGracePeriodSeconds"],
+    "prestop": c["lifecycle"]["preStop"]["exec"]["command"],
+    "replicas": docs["Deployment"]["spec"]["replicas"],
+    "probes": [c["readinessProbe"]["httpGet"], c["livenessProbe"]["httpGet"]],
+    "ports": {p["name"]: p["containerPort"] for p in c["ports"]},
+}))
+"#;
+    let out = common::python3_ok(&["-c", script, deploy_dir().to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let toml_text = v["data"]["gitiam.toml"].as_str().unwrap();
+    let cfg: toml::Value = toml::from_str(toml_text).unwrap();
+    let shutdown = cfg["server"]["shutdown_timeout_secs"].as_integer().unwrap();
+    let prestop: i64 = v["prestop"][1].as_str().unwrap().parse().unwrap();
+    assert!(v["grace"].as_i64().unwrap() > prestop + shutdown, "{v}");
+    assert!(v["replicas"].as_i64().unwrap() >= 2);
+    for probe in v["probes"].as_array().unwrap() {
+        assert_eq!(probe["path"], "/healthz");
+        assert_eq!(probe["port"], "health");
+    }
+    let health: SocketAddr = cfg["server"]["health_listen"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        i64::from(health.port()),
+        v["ports"]["health"].as_i64().unwrap()
+    );
+    assert_eq!(cfg["server"]["proxy_protocol"].as_str(), Some("required"));
+
+    write(dir.path(), "gitiam.toml", toml_text);
+    write(
+        dir.path(),
+        "policies/developers.json",
+        v["data"]["developers.json"].as_str().unwrap(),
+    );
+    let out = Command::new(common::bin("gitiam"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("gitiam.toml"))
+        .env("GITIAM_ALICE_SECRET", "example-secret-0123456789abcdef")
+        .run();
+    out.check(
+        out.status.code() == Some(1) && out.stderr.contains("/run/gitiam/tls/tls.crt"),
+        "the example configuration did not load (exit 2 is a bad configuration)",
+    );
+}
+
+#[test]
+fn the_dockerfile_is_multi_stage_non_root_with_git_volumes_and_a_health_check() {
+    let test = "the_dockerfile_is_multi_stage_non_root_with_git_volumes_and_a_health_check";
+    // No Docker daemon here: the Dockerfile is parsed with BuildKit's own
+    // parser (the `dockerfile` package from PyPI) and its shape checked.
+    if !common::require_tool(test, "python3", &["-c", "import dockerfile"]) {
+        return;
+    }
+    let script = r#"
+import dockerfile, json, sys
+print(json.dumps([[c.cmd, list(c.value), list(c.flags)] for c in dockerfile.parse_file(sys.argv[1])]))
+"#;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile");
+    let out = common::python3_ok(&["-c", script, path.to_str().unwrap()]);
+    let cmds: Vec<(String, Vec<String>, Vec<String>)> = serde_json::from_slice(&out).unwrap();
+    let froms: Vec<usize> = cmds
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.0 == "FROM")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(froms.len(), 2, "a build stage and a runtime stage");
+    let runtime = &cmds[froms[1]..];
+    let has = |cmd: &str, pred: &dyn Fn(&[String]) -> bool| {
+        runtime.iter().any(|c| c.0 == cmd && pred(&c.1))
+    };
+    assert!(has("RUN", &|v| v
+        .iter()
+        .any(|s| s.contains("install") && s.contains(" git "))));
+    assert!(has("COPY", &|v| v
+        .iter()
+        .any(|s| s.contains("release/gitiam"))));
+    assert!(has("USER", &|v| v
+        .first()
+        .is_some_and(|u| !u.starts_with("root") && !u.starts_with("0"))));
+    assert!(has("VOLUME", &|v| v.iter().any(|s| s == "/var/lib/gitiam")
+        && v.iter().any(|s| s == "/etc/gitiam")));
+    assert!(has("HEALTHCHECK", &|v| v
+        .iter()
+        .any(|s| s.contains("/healthz"))));
+    // The build stage compiles with the lock file.
+    assert!(cmds[..froms[1]].iter().any(|c| {
+        c.0 == "RUN"
+            && c.1
+                .iter()
+                .any(|s| s.contains("cargo build --release --locked"))
+    }));
+}
