@@ -94,6 +94,11 @@ const PULL_PUSH: &str = r#"["codecommit:GitPull","codecommit:GitPush"]"#;
 /// The configuration both replicas share (relative paths resolve from
 /// each replica's folder, so the text is the same).
 fn config(extra: &str) -> String {
+    config_with(extra, "")
+}
+
+/// [`config`] with `alice_extra` in Alice's entry (her `ssh_keys`).
+fn config_with(extra: &str, alice_extra: &str) -> String {
     format!(
         r#"[server]
 state_dir = ".gitiam"
@@ -114,6 +119,7 @@ id = "{ACCOUNT}"
 name = "alice"
 policies = ["policies/alice.json"]
 access_keys = [{{ id = "{}", secret = "{}" }}]
+{alice_extra}
 [[accounts.users]]
 name = "carol"
 policies = ["policies/carol.json"]
@@ -170,6 +176,32 @@ struct Haproxy {
 
 impl Haproxy {
     fn start(dir: &Path, replicas: &[(&str, u16)]) -> Haproxy {
+        Self::start_with_ssh(dir, replicas, &[]).0
+    }
+
+    /// Also a TCP frontend for SSH in front of `ssh` (no health check:
+    /// the HTTPS backend has them); returns its port too.
+    fn start_with_ssh(dir: &Path, replicas: &[(&str, u16)], ssh: &[(&str, u16)]) -> (Haproxy, u16) {
+        let ssh_port = free_port();
+        let ssh_servers: String = ssh
+            .iter()
+            .map(|(name, p)| format!("    server {name} 127.0.0.1:{p}\n"))
+            .collect();
+        let ssh_section = if ssh.is_empty() {
+            String::new()
+        } else {
+            [
+                "frontend ssh".to_owned(),
+                format!("    bind 127.0.0.1:{ssh_port}"),
+                "    default_backend ssh_replicas".to_owned(),
+                "backend ssh_replicas".to_owned(),
+                "    balance roundrobin".to_owned(),
+                format!("    source {PROXY_SOURCE}"),
+                "    default-server send-proxy-v2".to_owned(),
+                ssh_servers,
+            ]
+            .join("\n")
+        };
         let port = free_port();
         let stats = free_port();
         let servers: String = replicas
@@ -200,7 +232,7 @@ backend replicas
     bind 127.0.0.1:{stats}
     stats enable
     stats uri /stats
-"#
+{ssh_section}"#
         );
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, cfg).unwrap();
@@ -228,7 +260,7 @@ backend replicas
                 .iter()
                 .all(|(name, _)| s.get(*name).is_some_and(|st| st == "UP"))
         });
-        h
+        (h, ssh_port)
     }
 
     /// The status of each server of the `replicas` backend (UP, DOWN...).
@@ -997,4 +1029,108 @@ print(json.dumps([[c.cmd, list(c.value), list(c.flags)] for c in dockerfile.pars
                 .iter()
                 .any(|s| s.contains("cargo build --release --locked"))
     }));
+}
+
+#[test]
+fn ssh_behind_haproxy_with_one_host_key_for_the_fleet() {
+    let test = "ssh_behind_haproxy_with_one_host_key_for_the_fleet";
+    if !tools(test) || !common::require_tool(test, "ssh", &["-V"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let shared = root.join("shared");
+    let cert = certificate(&shared);
+    // One host key for the fleet, and Alice's key.
+    let host = common::ssh::keygen(&shared, "ssh_host_ed25519_key", "ed25519");
+    let alice_key = common::ssh::keygen(root, "alice", "ed25519");
+    const ALICE_SSH: &str = "APKAFLEETALICE000001";
+    let text = config_with(
+        "ssh_listen = \"127.0.0.1:0\"\nssh_host_keys = [\"../shared/ssh_host_ed25519_key\"]\n",
+        &format!(
+            "ssh_keys = [{{ id = \"{ALICE_SSH}\", public_key = \"{}\" }}]",
+            alice_key.public
+        ),
+    );
+    for replica in ["a", "b"] {
+        write(root, &format!("{replica}/gitiam.toml"), &text);
+        policies(&root.join(replica), PULL_PUSH);
+    }
+    let bare = common::server::bare_repo_with_commit(root, ACCOUNT, "app");
+    let a = common::ssh::SshServer::start(&root.join("a"));
+    let b = common::ssh::SshServer::start(&root.join("b"));
+    let _ = cert;
+    let (lb, ssh_port) = Haproxy::start_with_ssh(
+        root,
+        &[("a", a.https_port), ("b", b.https_port)],
+        &[("a", a.port), ("b", b.port)],
+    );
+    let known_hosts = root.join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!("[127.0.0.1]:{ssh_port} {}\n", host.public),
+    )
+    .unwrap();
+    let ssh_command = format!(
+        "ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o IdentityAgent=none \
+         -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null \
+         -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=20",
+        alice_key.private.display(),
+        known_hosts.display()
+    );
+    let git = |cwd: &Path| {
+        let mut cmd = git_cmd(cwd);
+        cmd.env("GIT_SSH_COMMAND", &ssh_command)
+            .env_remove("GIT_SSH")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null());
+        cmd
+    };
+    let url = format!("ssh://{ALICE_SSH}@127.0.0.1:{ssh_port}/v1/repos/app");
+    git(root).args(["clone", "-q", &url, "work"]).ok();
+    let work = root.join("work");
+    for i in 0..3 {
+        std::fs::write(work.join(format!("s{i}")), format!("{i}\n")).unwrap();
+        git(&work).args(["add", "."]).ok();
+        git(&work).args(["commit", "-q", "-m", "ssh"]).ok();
+        git(&work).args(["push", "-q", "origin", "main"]).ok();
+    }
+    let head = git(&work).args(["rev-parse", "HEAD"]).ok().stdout;
+    assert_eq!(common::server::rev(&bare, "main").unwrap(), head.trim());
+    // Both replicas served SSH sessions (same host key: StrictHostKeyChecking
+    // passed on both), and saw the client, not HAProxy.
+    for replica in [&a, &b] {
+        let ssh_records: Vec<_> = replica
+            .audit()
+            .into_iter()
+            .filter(|r| r["ssh_key_id"] == ALICE_SSH)
+            .collect();
+        assert!(!ssh_records.is_empty(), "a replica served no SSH session");
+        for r in &ssh_records {
+            assert_eq!(r["source_ip"], "127.0.0.1", "{r:#}");
+            assert_eq!(r["decision"], "allowed", "{r:#}");
+        }
+    }
+    // Straight to a replica's SSH port, from an untrusted address: closed
+    // before the SSH banner.
+    let out = Command::new("ssh")
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+        ])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args(["-p", &a.port.to_string(), "x@127.0.0.1", "true"])
+        .stdin(Stdio::null())
+        .run();
+    out.check(!out.succeeded(), "a direct SSH connection was served");
+    drop(lb);
 }
