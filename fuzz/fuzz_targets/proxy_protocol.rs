@@ -26,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(data.starts_with(&header), "read_header made up bytes");
-    assert_eq!(reader.len(), data.len() - header.len(), "read past the header");
+    assert_eq!(
+        reader.len(),
+        data.len() - header.len(),
+        "read past the header"
+    );
     let parsed = parse(&header);
     if data.len() > header.len() {
         assert!(direct.is_err(), "bytes after a header were accepted");
@@ -43,7 +47,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Client::Proxied(addr) = client {
         let line = match addr {
-            std::net::SocketAddr::V4(a) => format!("PROXY TCP4 {} 0.0.0.0 {} 0\r\n", a.ip(), a.port()),
+            std::net::SocketAddr::V4(a) => {
+                format!("PROXY TCP4 {} 0.0.0.0 {} 0\r\n", a.ip(), a.port())
+            }
             std::net::SocketAddr::V6(a) => format!("PROXY TCP6 {} :: {} 0\r\n", a.ip(), a.port()),
         };
         let again = parse(line.as_bytes()).expect("the canonical v1 line parses");
