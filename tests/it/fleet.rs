@@ -216,6 +216,10 @@ defaults
     timeout connect 2s
     timeout client 60s
     timeout server 60s
+    # A loaded machine can take long over a check's TLS handshake: the
+    # check timeout would otherwise be `inter`, and a slow answer would
+    # take a healthy replica out.
+    timeout check 10s
     retries 3
     option redispatch
 frontend git
@@ -226,7 +230,7 @@ backend replicas
     source {PROXY_SOURCE}
     option httpchk GET /healthz
     http-check expect status 200
-    default-server send-proxy-v2 check check-ssl verify none inter 200ms fall 1 rise 1
+    default-server send-proxy-v2 check check-ssl verify none inter 300ms fall 2 rise 1
 {servers}frontend stats
     mode http
     bind 127.0.0.1:{stats}
@@ -319,7 +323,7 @@ struct Fleet {
     dir: tempfile::TempDir,
     cert: PathBuf,
     a: Option<TestServer>,
-    b: TestServer,
+    b: Option<TestServer>,
     lb: Haproxy,
     bare: PathBuf,
 }
@@ -343,7 +347,7 @@ impl Fleet {
             dir,
             cert,
             a: Some(a),
-            b,
+            b: Some(b),
             lb,
             bare,
         }
@@ -351,6 +355,23 @@ impl Fleet {
 
     fn a(&self) -> &TestServer {
         self.a.as_ref().unwrap()
+    }
+
+    /// The replicas' and HAProxy's logs (for failure messages).
+    fn logs(&self) -> String {
+        let mut all = String::new();
+        for (name, r) in [("a", &self.a), ("b", &self.b)] {
+            if let Some(r) = r {
+                all.push_str(&format!("== replica {name}\n{}", r.log()));
+            }
+        }
+        let err = std::fs::read_to_string(self.dir.path().join("haproxy.err")).unwrap_or_default();
+        all.push_str(&format!("== haproxy\n{err}{:?}\n", self.lb.status()));
+        all
+    }
+
+    fn b(&self) -> &TestServer {
+        self.b.as_ref().unwrap()
     }
 
     /// git through HAProxy, signing with the helper for these credentials.
@@ -519,7 +540,7 @@ fn clones_and_pushes_alternate_between_replicas_and_credentials_work_on_both() {
         );
     }
     // Both replicas served pushes (round robin), and saw the client.
-    for replica in [fleet.a(), &fleet.b] {
+    for replica in [fleet.a(), fleet.b()] {
         let pushes = git_records(replica, "POST");
         assert!(
             pushes
@@ -553,7 +574,7 @@ fn clones_and_pushes_alternate_between_replicas_and_credentials_work_on_both() {
         c["SecretAccessKey"].as_str().unwrap(),
         c["SessionToken"].as_str().unwrap(),
     );
-    let before: Vec<usize> = [fleet.a(), &fleet.b]
+    let before: Vec<usize> = [fleet.a(), fleet.b()]
         .iter()
         .map(|s| git_records(s, "GET").len())
         .collect();
@@ -564,7 +585,7 @@ fn clones_and_pushes_alternate_between_replicas_and_credentials_work_on_both() {
             .ok()
             .assert_stdout_contains("refs/heads/main");
     }
-    let after: Vec<usize> = [fleet.a(), &fleet.b]
+    let after: Vec<usize> = [fleet.a(), fleet.b()]
         .iter()
         .map(|s| git_records(s, "GET").len())
         .collect();
@@ -589,7 +610,7 @@ fn ip_conditions_see_the_client_behind_haproxy() {
         assert_eq!(fleet.curl_info_refs("127.0.0.1", ALICE, service), 200);
         assert_eq!(fleet.curl_info_refs("127.0.0.2", ALICE, service), 403);
     }
-    for replica in [fleet.a(), &fleet.b] {
+    for replica in [fleet.a(), fleet.b()] {
         let records = git_records(replica, "GET");
         assert_eq!(records.len(), 4, "{records:#?}");
         for r in &records {
@@ -623,7 +644,7 @@ fn a_policy_change_copied_to_both_replicas_applies_on_both_within_a_second() {
         .map(|_| fleet.curl_info_refs("127.0.0.1", ALICE, push))
         .collect();
     assert_eq!(statuses, [403, 403, 403, 403]);
-    for replica in [fleet.a(), &fleet.b] {
+    for replica in [fleet.a(), fleet.b()] {
         let denied = git_records(replica, "GET")
             .into_iter()
             .filter(|r| r["decision"] == "implicitDeny")
@@ -637,18 +658,52 @@ fn sigterm_during_a_push_leaves_no_half_applied_push_and_health_checks_move_traf
     if !tools("sigterm_during_a_push_leaves_no_half_applied_push_and_health_checks_move_traffic") {
         return;
     }
+    sigterm_during_a_push(false);
+}
+
+#[test]
+fn sigterm_while_a_replica_receives_a_pack_lets_the_push_finish() {
+    if !tools("sigterm_while_a_replica_receives_a_pack_lets_the_push_finish") {
+        return;
+    }
+    sigterm_during_a_push(true);
+}
+
+/// Whether receive-pack is taking in a pack in `bare` now (its quarantine
+/// folder exists).
+fn receiving(bare: &Path) -> bool {
+    std::fs::read_dir(bare.join("objects")).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("incoming"))
+    })
+}
+
+/// SIGTERM to the replica that answered a 48 MiB push's advertisement:
+/// right after it (`while_receiving` false: git's connection is idle then),
+/// or once that replica's receive-pack is taking in the pack.
+fn sigterm_during_a_push(while_receiving: bool) {
     let mut fleet = Fleet::start("");
     let root = fleet.dir.path().to_path_buf();
     let alice = (ALICE.0, ALICE.1, None);
-    fleet
+    let out = fleet
         .git(&root, alice)
         .args(["clone", "-q", &fleet.lb.url("app"), "work"])
-        .ok();
+        .run()
+        .context("logs", fleet.logs());
+    out.check(out.succeeded(), "clone failed");
     let work = root.join("work");
     let before = common::server::rev(&fleet.bare, "main").unwrap();
     // A push large enough to be in flight when the signal comes.
     let head = commit(&fleet, &work, "big.bin", 48 << 20);
-    let a_pid_server = fleet.a.take().unwrap();
+    // Authenticated receive-pack advertisements each replica served so far.
+    let advertised = |s: &TestServer| {
+        git_records(s, "GET")
+            .iter()
+            .filter(|r| r["action"] == "codecommit:GitPush" && r["status"] == 200)
+            .count()
+    };
+    let before_counts = [advertised(fleet.a()), advertised(fleet.b())];
     let push = fleet
         .git(&work, alice)
         .args(["push", "-q", "origin", "main"])
@@ -656,32 +711,68 @@ fn sigterm_during_a_push_leaves_no_half_applied_push_and_health_checks_move_traf
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // SIGTERM to replica a as soon as the push has started talking to
-    // either replica.
+    // SIGTERM to the replica that answered the push's advertisement, as
+    // soon as it did: git's POST of the pack follows on that connection.
     let start = Instant::now();
-    while git_records(&a_pid_server, "GET").is_empty() && git_records(&fleet.b, "GET").is_empty() {
+    let stopped = loop {
+        if advertised(fleet.a()) > before_counts[0] {
+            break "a";
+        }
+        if advertised(fleet.b()) > before_counts[1] {
+            break "b";
+        }
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the push never started"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if while_receiving {
+        while !receiving(&fleet.bare) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "receive-pack never started"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
-    let a_log = a_pid_server.dir.join(".gitiam.log");
-    let status = a_pid_server.terminate();
+    let (victim, survivor) = if stopped == "a" {
+        (fleet.a.take().unwrap(), fleet.b())
+    } else {
+        (fleet.b.take().unwrap(), fleet.a())
+    };
+    let victim_log = victim.dir.join(".gitiam.log");
+    let victim_audit = victim.dir.join(".gitiam/audit.jsonl");
+    let pushes_before = git_records(survivor, "POST").len();
+    let status = victim.terminate();
     assert!(
         status.success(),
-        "replica a did not shut down cleanly: {status:?}"
+        "replica {stopped} did not shut down cleanly: {status:?}"
     );
     let out = push.wait_with_output().unwrap();
     let after = common::server::rev(&fleet.bare, "main").unwrap();
+    // Where the pack went: the stopped replica finished it while draining,
+    // or git's next connection went to the other one.
+    let finished_by_victim = std::fs::read_to_string(&victim_audit)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"POST\"") && l.contains("git-receive-pack"))
+        .count();
     let _ = writeln!(
         std::io::stderr(),
-        "fleet: the push during SIGTERM {}",
+        "fleet: SIGTERM to replica {stopped} {} of a 48 MiB push: the push {}; \
+         receive-pack POSTs on the stopped replica: {finished_by_victim}, on the other: {}",
+        if while_receiving {
+            "while it received the pack"
+        } else {
+            "after the advertisement"
+        },
         if out.status.success() {
             "completed"
         } else {
             "failed cleanly"
-        }
+        },
+        git_records(survivor, "POST").len() - pushes_before
     );
     if out.status.success() {
         assert_eq!(after, head, "the push reported success but main is {after}");
@@ -691,20 +782,25 @@ fn sigterm_during_a_push_leaves_no_half_applied_push_and_health_checks_move_traf
     // Nothing half-applied: no ref lock left, the repository is whole.
     assert!(!fleet.bare.join("refs/heads/main.lock").exists());
     git_cmd(&fleet.bare).args(["fsck", "--no-progress"]).ok();
-    // HAProxy's health checks take a out; later requests go to b.
+    // HAProxy's health checks take the stopped replica out; later requests
+    // go to the other.
+    let other = if stopped == "a" { "b" } else { "a" };
     fleet.lb.wait_for(Duration::from_secs(5), |s| {
-        s.get("a").is_some_and(|st| st.starts_with("DOWN"))
-            && s.get("b").is_some_and(|st| st == "UP")
+        s.get(stopped).is_some_and(|st| st.starts_with("DOWN"))
+            && s.get(other).is_some_and(|st| st == "UP")
     });
-    let served_by_b = git_records(&fleet.b, "GET").len();
+    let served = git_records(survivor, "GET").len();
     for _ in 0..3 {
-        fleet
+        let out = fleet
             .git(&root, alice)
             .args(["ls-remote", &fleet.lb.url("app")])
-            .ok();
+            .run()
+            .context("survivor's log", survivor.log())
+            .context("HAProxy's servers", format!("{:?}", fleet.lb.status()));
+        out.check(out.succeeded(), "ls-remote after the shutdown failed");
     }
     // (git asks once without and once with credentials.)
-    assert!(git_records(&fleet.b, "GET").len() >= served_by_b + 3);
+    assert!(git_records(survivor, "GET").len() >= served + 3);
     // The push is complete now, wherever it was before.
     if !out.status.success() {
         fleet
@@ -713,7 +809,15 @@ fn sigterm_during_a_push_leaves_no_half_applied_push_and_health_checks_move_traf
             .ok();
     }
     assert_eq!(common::server::rev(&fleet.bare, "main").unwrap(), head);
-    let log = std::fs::read_to_string(a_log).unwrap_or_default();
+    if while_receiving {
+        // The replica drained: the pack it was taking in went in.
+        assert!(out.status.success(), "the push in flight was cut off");
+        assert!(
+            finished_by_victim > 0,
+            "the stopped replica did not finish the push"
+        );
+    }
+    let log = std::fs::read_to_string(victim_log).unwrap_or_default();
     assert!(log.contains("shutting down"), "{log}");
 }
 
