@@ -6,6 +6,8 @@
 //!   service (+ the push's commands) to decisions, refusal and audit record;
 //!   every front door and the STS API decide through it;
 //! - [`audit`] and [`metrics`]: one audit line and one sample per request;
+//! - [`proxy_protocol`]: the client's address from a load balancer's
+//!   PROXY protocol header (`proxy_protocol = "required"`);
 //! - [`throttle`]: failed authentications counted per source address, and
 //!   the sources refused for a while;
 //! - [`body`] and [`backend`]: streaming bodies, and forwarding to
@@ -24,6 +26,7 @@ pub(crate) mod body;
 pub mod https;
 pub mod identity;
 pub mod metrics;
+pub mod proxy_protocol;
 pub mod reload;
 pub mod session;
 pub mod ssh;

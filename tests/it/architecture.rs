@@ -23,6 +23,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("server::metrics", 3),
     ("server::throttle", 3),
     ("server::tls", 3),
+    ("server::proxy_protocol", 3),
     ("server::identity", 4),
     ("server::backend", 4),
     ("server::access", 5),

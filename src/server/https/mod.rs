@@ -6,12 +6,14 @@
 //! ([`authn`]: SigV4 Git credentials, yielding the `SignatureVerified`
 //! proof), decided by the access core ([`crate::server::access`]) and
 //! forwarded ([`forward`]) to the backend. [`error`] is the one place turning
-//! failures into HTTP responses.
+//! failures into HTTP responses. [`health`] is the separate plain-HTTP
+//! `/healthz` listener for probes (`[server] health_listen`).
 
 pub mod authn;
 mod completion;
 pub mod error;
 pub mod forward;
+pub mod health;
 pub mod route;
 pub mod server;
 pub mod service;

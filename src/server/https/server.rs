@@ -18,9 +18,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::shared::config::Config;
 
 use super::service;
-use crate::server::reload;
 use crate::server::state::{StartError, State};
 use crate::server::tls;
+use crate::server::{proxy_protocol, reload};
 
 /// Called once with the bound address, after `listening on` is printed.
 pub type OnListening = Box<dyn FnOnce(SocketAddr) + Send>;
@@ -101,6 +101,10 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut doors = Vec::new();
+    if let Some(addr) = state.server.fleet.health_listen {
+        let (_, task) = super::health::start(addr, shutdown_rx.clone()).await?;
+        doors.push(task);
+    }
     for door in options.doors {
         doors.extend(door(Arc::clone(&state), shutdown_rx.clone()).await?);
     }
@@ -211,7 +215,7 @@ async fn connection(
     state: Arc<State>,
     acceptor: TlsAcceptor,
     http: Arc<HttpBuilders>,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
     mut shutdown: watch::Receiver<bool>,
@@ -219,6 +223,20 @@ async fn connection(
     state.metrics.connection_opened();
     let _open = OpenConnection(&state);
     let _ = tcp.set_nodelay(true);
+    // Behind a load balancer the client is who its header says: from here
+    // on `peer` is that address (aws:SourceIp, audit, throttling, the
+    // upstream's X-Forwarded-For).
+    let Some(peer) = proxy_protocol::client_address(
+        state.server.fleet.proxy_protocol.as_ref(),
+        &mut tcp,
+        peer,
+        state.server.header_read_timeout,
+        "https",
+    )
+    .await
+    else {
+        return;
+    };
     let tls =
         match tokio::time::timeout(state.server.header_read_timeout, acceptor.accept(tcp)).await {
             Ok(Ok(tls)) => tls,

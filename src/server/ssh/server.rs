@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use super::bridge;
 use super::error::SshError;
 use super::session::{Connection, Outcome};
+use crate::server::proxy_protocol;
 use crate::server::state::{StartError, State};
 
 /// Time from TCP accept to a successful login (OpenSSH's LoginGraceTime).
@@ -151,13 +152,26 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn connection(
     state: Arc<State>,
     config: Arc<Config>,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
 ) {
     state.metrics.connection_opened();
     let _open = OpenConnection(&state);
     let _ = tcp.set_nodelay(true);
+    // Behind a load balancer the client is who its header says: from here
+    // on `peer` is that address (aws:SourceIp, audit, throttling).
+    let Some(peer) = proxy_protocol::client_address(
+        state.server.fleet.proxy_protocol.as_ref(),
+        &mut tcp,
+        peer,
+        state.server.header_read_timeout,
+        "ssh",
+    )
+    .await
+    else {
+        return;
+    };
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let handler = Connection::new(Arc::clone(&state), peer, Arc::clone(&outcome));
     // run_stream reads the client's banner before it returns.

@@ -10,6 +10,7 @@
 //! the server behaves the same whatever its working directory.
 
 mod directory;
+pub mod fleet;
 pub mod raw;
 mod secret;
 pub mod ssh;
@@ -94,6 +95,8 @@ pub struct ServerConfig {
     pub http2: bool,
     /// `ssh_listen` and `ssh_host_keys`.
     pub ssh: ssh::SshServerConfig,
+    /// `proxy_protocol`, `trusted_proxies` and `health_listen`.
+    pub fleet: fleet::FleetSettings,
 }
 
 /// PEM certificate chain and private key.
@@ -400,6 +403,7 @@ impl Loader<'_> {
         let usize_of = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         let auth_throttle = self.auth_throttle(&raw)?;
         let ssh = self.ssh_server(&raw)?;
+        let fleet = self.fleet(&raw)?;
         Ok(ServerConfig {
             listen,
             region,
@@ -419,6 +423,7 @@ impl Loader<'_> {
             shutdown_timeout: Duration::from_secs(self.positive(raw.shutdown_timeout_secs, 30)?),
             http2: raw.http2.is_some_and(|h| h.into_inner()),
             ssh,
+            fleet,
         })
     }
 

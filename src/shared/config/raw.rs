@@ -48,6 +48,10 @@ pub struct RawServer {
     pub http2: Option<Spanned<bool>>,
     pub ssh_listen: Option<Spanned<String>>,
     pub ssh_host_keys: Option<Vec<Spanned<String>>>,
+    // Behind a load balancer (config/fleet.rs).
+    pub proxy_protocol: Option<Spanned<String>>,
+    pub trusted_proxies: Option<Vec<Spanned<String>>>,
+    pub health_listen: Option<Spanned<String>>,
 }
 
 /// `[backend]`.
