@@ -25,4 +25,11 @@ if ! aws --version >/dev/null 2>&1 || ! python3 -c 'import botocore' >/dev/null 
   command -v pyenv >/dev/null && pyenv rehash || true
 fi
 
+# The push-event tests' receiver verifies signatures with an independent
+# Standard Webhooks implementation.
+if ! python3 -c 'import standardwebhooks' >/dev/null 2>&1; then
+  echo "installing standardwebhooks with pip"
+  python3 -m pip install --quiet standardwebhooks
+fi
+
 cargo test --locked --all-features "$@"

@@ -131,6 +131,12 @@ impl ReportReader {
         }
     }
 
+    /// Sets whether the report comes in side-band (SSH: learned from the
+    /// client's commands, which receive-pack reads before it reports).
+    pub fn set_sideband(&mut self, sideband: bool) {
+        self.sideband = sideband;
+    }
+
     /// True once nothing more will be read.
     pub fn is_done(&self) -> bool {
         self.stage == Stage::Done
