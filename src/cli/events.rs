@@ -3,7 +3,7 @@
 //! needs no running server; a running `gitiam serve` picks redelivered
 //! events up within a second, and a paused endpoint probes at once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
@@ -38,7 +38,7 @@ pub enum Command {
     },
 }
 
-fn outbox(config: &PathBuf) -> Result<Outbox> {
+fn outbox(config: &Path) -> Result<Outbox> {
     let config = crate::shared::config::load(config)
         .with_context(|| format!("loading {}", config.display()))?;
     Ok(Outbox::new(&config.server.state_dir))
@@ -51,7 +51,11 @@ pub fn run(command: Command) -> Result<u8> {
             config,
             status,
             json,
-        } => list(&outbox(&config)?, status.as_deref().and_then(Status::parse), json),
+        } => list(
+            &outbox(&config)?,
+            status.as_deref().and_then(Status::parse),
+            json,
+        ),
         Command::Redeliver {
             config,
             failed,
@@ -106,8 +110,10 @@ fn redeliver(outbox: &Outbox, failed: bool, ids: &[String]) -> Result<u8> {
         bail!("name event ids, or --failed");
     }
     let wanted = |key: &str| {
-        ids.iter()
-            .any(|id| key.strip_suffix(".json").is_some_and(|k| k.ends_with(&format!("-{id}"))))
+        ids.iter().any(|id| {
+            key.strip_suffix(".json")
+                .is_some_and(|k| k.ends_with(&format!("-{id}")))
+        })
     };
     let mut moved = 0usize;
     let mut endpoints = std::collections::BTreeSet::new();
@@ -148,7 +154,11 @@ fn redeliver(outbox: &Outbox, failed: bool, ids: &[String]) -> Result<u8> {
     if !missing.is_empty() {
         eprintln!(
             "no such event: {}",
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         return Ok(super::EXIT_FAILURE);
     }

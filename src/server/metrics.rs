@@ -47,7 +47,13 @@ impl WebhookMetrics {
     }
 
     /// What `endpoint`'s worker last saw of its outbox.
-    pub fn webhook_outbox(&self, endpoint: &str, depth: u64, oldest_nanos: Option<u64>, paused: bool) {
+    pub fn webhook_outbox(
+        &self,
+        endpoint: &str,
+        depth: u64,
+        oldest_nanos: Option<u64>,
+        paused: bool,
+    ) {
         if let Ok(mut map) = self.outbox.lock() {
             map.insert(
                 endpoint.to_owned(),
@@ -87,7 +93,8 @@ impl WebhookMetrics {
         let Ok(map) = self.outbox.lock() else {
             return;
         };
-        let gauges: [(&str, &str, &dyn Fn(&OutboxSample) -> String); 3] = [
+        type Gauge<'a> = (&'a str, &'a str, &'a dyn Fn(&OutboxSample) -> String);
+        let gauges: [Gauge; 3] = [
             (
                 "gitiam_webhook_outbox_pending",
                 "Events waiting for delivery, by endpoint.",

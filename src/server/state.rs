@@ -13,8 +13,8 @@ use crate::server::access::{Authenticated, RefChain};
 use crate::server::backend::{
     Backend, BackendError, CgiBackend, CgiConfig, UpstreamAuth, UpstreamBackend, UpstreamConfig,
 };
-use crate::server::session::keys::{KeyError, KeySet};
 use crate::server::events::Events;
+use crate::server::session::keys::{KeyError, KeySet};
 use crate::server::throttle::FailureLimiter;
 use crate::server::tls::TlsError;
 use crate::server::{audit, metrics};

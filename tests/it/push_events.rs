@@ -127,7 +127,11 @@ fn free_port() -> u16 {
 
 fn config(webhooks: &str, ssh: bool) -> String {
     let (akid, secret) = ALICE;
-    let ssh_listen = if ssh { "ssh_listen = \"127.0.0.1:0\"" } else { "" };
+    let ssh_listen = if ssh {
+        "ssh_listen = \"127.0.0.1:0\""
+    } else {
+        ""
+    };
     format!(
         r#"[server]
 region = "us-east-1"
@@ -492,12 +496,20 @@ fn events_survive_a_receiver_outage_and_a_killed_server() {
             assert_eq!(again[before]["id"], ids[0].as_str());
             break;
         }
-        assert!(Instant::now() < deadline, "not redelivered:\n{}", server.log());
+        assert!(
+            Instant::now() < deadline,
+            "not redelivered:\n{}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let unknown = gitiam_events(&config_path, &["redeliver", "no-such-id"]).run();
     assert!(!unknown.succeeded());
-    assert!(unknown.stderr.contains("no such event"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no such event"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[test]

@@ -428,46 +428,46 @@ impl UpstreamConnector {
         ca_file: Option<&std::path::Path>,
         connect_timeout: Duration,
     ) -> Result<Self, BackendError> {
-            let mut roots = rustls::RootCertStore::empty();
-            match ca_file {
-                Some(path) => {
-                    use rustls_pki_types::pem::PemObject;
-                    let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-                        .map_err(|e| bad_config(format!("reading CA file {}: {e}", path.display())))?;
-                    for cert in certs {
-                        let cert = cert.map_err(|e| {
-                            bad_config(format!("reading CA file {}: {e}", path.display()))
-                        })?;
-                        roots
-                            .add(cert)
-                            .map_err(|e| bad_config(format!("CA file {}: {e}", path.display())))?;
-                    }
-                    if roots.is_empty() {
-                        return Err(bad_config(format!(
-                            "CA file {} has no certificate",
-                            path.display()
-                        )));
-                    }
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_file {
+            Some(path) => {
+                use rustls_pki_types::pem::PemObject;
+                let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|e| bad_config(format!("reading CA file {}: {e}", path.display())))?;
+                for cert in certs {
+                    let cert = cert.map_err(|e| {
+                        bad_config(format!("reading CA file {}: {e}", path.display()))
+                    })?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| bad_config(format!("CA file {}: {e}", path.display())))?;
                 }
-                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                if roots.is_empty() {
+                    return Err(bad_config(format!(
+                        "CA file {} has no certificate",
+                        path.display()
+                    )));
+                }
             }
-            let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| bad_config(format!("TLS setup: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad_config(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
 
-            let mut http = HttpConnector::new();
-            http.enforce_http(false);
-            http.set_nodelay(true);
-            http.set_connect_timeout(Some(connect_timeout));
-            Ok(UpstreamConnector {
-                http,
-                tls: TlsConnector::from(Arc::new(tls)),
-            })
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(connect_timeout));
+        Ok(UpstreamConnector {
+            http,
+            tls: TlsConnector::from(Arc::new(tls)),
+        })
     }
 }
 

@@ -20,9 +20,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use super::Events;
 use super::outbox::{self, Outbox, Status};
 use super::sign;
-use super::Events;
 use crate::server::backend::upstream::UpstreamConnector;
 use crate::shared::config::webhooks::Webhook;
 
@@ -67,7 +67,10 @@ async fn attempt(client: &HttpClient, hook: &Webhook, d: &outbox::Delivery) -> A
     let signature = sign::signature(&hook.secret, &d.id, timestamp, d.body.as_bytes());
     let request = http::Request::post(hook.url.clone())
         .header(http::header::CONTENT_TYPE, "application/json")
-        .header(http::header::USER_AGENT, concat!("gitiam/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("gitiam/", env!("CARGO_PKG_VERSION")),
+        )
         .header("webhook-id", &d.id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
@@ -139,7 +142,9 @@ pub(super) async fn worker(events: Arc<Events>, name: String) {
             continue;
         };
         let now = SystemTime::now();
-        if last_sweep.is_none_or(|t| now.duration_since(t).unwrap_or_default() > Duration::from_secs(600)) {
+        if last_sweep
+            .is_none_or(|t| now.duration_since(t).unwrap_or_default() > Duration::from_secs(600))
+        {
             let (o, n) = (outbox.clone(), name.clone());
             let _ = tokio::task::spawn_blocking(move || o.sweep(&n, now)).await;
             last_sweep = Some(now);
@@ -148,7 +153,9 @@ pub(super) async fn worker(events: Arc<Events>, name: String) {
         let scan = tokio::task::spawn_blocking(move || o.first(&n, Status::Pending, BATCH)).await;
         let (keys, depth) = scan.unwrap_or_default();
         let oldest = keys.first().and_then(|k| outbox::key_stamp(k));
-        events.metrics().webhook_outbox(&name, depth, oldest, paused);
+        events
+            .metrics()
+            .webhook_outbox(&name, depth, oldest, paused);
         if keys.is_empty() {
             wait(&events, &outbox, &name, IDLE_POLL).await;
             continue;
@@ -204,7 +211,9 @@ pub(super) async fn worker(events: Arc<Events>, name: String) {
                     } else {
                         tracing::info!(endpoint = %name, id = %delivery.id, failures, error = %why, "webhook delivery failed; will retry");
                     }
-                    events.metrics().webhook_outbox(&name, depth, oldest, paused);
+                    events
+                        .metrics()
+                        .webhook_outbox(&name, depth, oldest, paused);
                     wait(&events, &outbox, &name, backoff(failures)).await;
                     break;
                 }
@@ -251,7 +260,9 @@ mod tests {
             let d20 = backoff(20);
             assert!(d20 >= BACKOFF_CAP / 2 && d20 <= BACKOFF_CAP);
         }
-        let total: Duration = (1..=PAUSE_AFTER).map(|n| BACKOFF_BASE * (1 << (n - 1)).min(30)).sum();
+        let total: Duration = (1..=PAUSE_AFTER)
+            .map(|n| BACKOFF_BASE * (1 << (n - 1)).min(30))
+            .sum();
         assert!(total <= Duration::from_secs(70), "{total:?}");
     }
 }

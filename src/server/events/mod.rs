@@ -70,7 +70,11 @@ impl Events {
 
     /// The endpoint named `name`, as configured now.
     pub fn webhook(&self, name: &str) -> Option<Webhook> {
-        self.webhooks.load().iter().find(|w| w.name == name).cloned()
+        self.webhooks
+            .load()
+            .iter()
+            .find(|w| w.name == name)
+            .cloned()
     }
 
     fn metrics(&self) -> &WebhookMetrics {
@@ -118,11 +122,16 @@ impl Events {
             loop {
                 tick.tick().await;
                 workers.retain(|_, h| !h.is_finished());
-                let names: Vec<String> = events.webhooks.load().iter().map(|w| w.name.clone()).collect();
+                let names: Vec<String> = events
+                    .webhooks
+                    .load()
+                    .iter()
+                    .map(|w| w.name.clone())
+                    .collect();
                 for name in names {
-                    if !workers.contains_key(&name) {
-                        let handle = tokio::spawn(deliver::worker(Arc::clone(&events), name.clone()));
-                        workers.insert(name, handle);
+                    if let std::collections::hash_map::Entry::Vacant(slot) = workers.entry(name) {
+                        let name = slot.key().clone();
+                        slot.insert(tokio::spawn(deliver::worker(Arc::clone(&events), name)));
                     }
                 }
             }

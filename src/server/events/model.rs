@@ -170,7 +170,10 @@ mod tests {
         let e = event(RefEventKind::Created);
         let v: Value = serde_json::from_str(&e.body(WebhookFormat::EventBridge)).unwrap();
         assert_eq!(v["detail-type"], "CodeCommit Repository State Change");
-        assert_eq!(v["resources"][0], "arn:aws:codecommit:us-east-1:111122223333:demo");
+        assert_eq!(
+            v["resources"][0],
+            "arn:aws:codecommit:us-east-1:111122223333:demo"
+        );
         assert_eq!(v["detail"]["referenceType"], "branch");
         assert_eq!(v["detail"]["referenceName"], "feature");
         assert!(v["detail"].get("oldCommitId").is_none());
@@ -198,7 +201,10 @@ mod tests {
         assert_ne!(a, uuid_v4());
         assert_eq!(repository_id("1", "demo"), repository_id("1", "demo"));
         assert_ne!(repository_id("1", "demo"), repository_id("2", "demo"));
-        assert_eq!(reference_type("refs/notes/commits"), ("refs/notes".into(), "commits".into()));
+        assert_eq!(
+            reference_type("refs/notes/commits"),
+            ("refs/notes".into(), "commits".into())
+        );
         assert_eq!(reference_type("refs/tags/v1"), ("tag".into(), "v1".into()));
     }
 }

@@ -339,7 +339,9 @@ mod tests {
     fn append_orders_moves_and_sweeps() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::new(dir.path());
-        let batch: Vec<Delivery> = (0..50).map(|i| delivery("ci", &format!("e{i:02}"))).collect();
+        let batch: Vec<Delivery> = (0..50)
+            .map(|i| delivery("ci", &format!("e{i:02}")))
+            .collect();
         outbox.append(&batch).unwrap();
         outbox.append(&[delivery("other", "x")]).unwrap();
         let (first, count) = outbox.first("ci", Status::Pending, 3);

@@ -13,13 +13,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use super::model::{PushEvent, uuid_v4};
 use super::Events;
+use super::model::{PushEvent, uuid_v4};
 use crate::server::audit::EventIds;
 use crate::shared::BoxError;
 use crate::shared::config::webhooks::RefEventKind;
 use crate::shared::git::report_status::PushReport;
-use crate::shared::git::{ReportReader, RefUpdate};
+use crate::shared::git::{RefUpdate, ReportReader};
 
 /// Who pushed where.
 #[derive(Debug, Clone)]
@@ -36,9 +36,8 @@ pub struct PushOrigin {
 }
 
 fn now_rfc3339() -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     time::OffsetDateTime::now_utc()
         .format(format)
         .unwrap_or_default()
@@ -46,7 +45,11 @@ fn now_rfc3339() -> String {
 
 /// The events of a push whose backend answered `report`; `commands` are
 /// the push's ref updates.
-pub fn events_of(report: &PushReport, commands: &[RefUpdate], origin: &PushOrigin) -> Vec<PushEvent> {
+pub fn events_of(
+    report: &PushReport,
+    commands: &[RefUpdate],
+    origin: &PushOrigin,
+) -> Vec<PushEvent> {
     let time = now_rfc3339();
     let mut out = Vec::new();
     for (name, options) in report.updated() {
@@ -55,8 +58,12 @@ pub fn events_of(report: &PushReport, commands: &[RefUpdate], origin: &PushOrigi
             continue;
         };
         let reference = options.ref_name.unwrap_or_else(|| cmd.name.clone());
-        let old = options.old_oid.unwrap_or_else(|| cmd.old.as_str().to_owned());
-        let new = options.new_oid.unwrap_or_else(|| cmd.new.as_str().to_owned());
+        let old = options
+            .old_oid
+            .unwrap_or_else(|| cmd.old.as_str().to_owned());
+        let new = options
+            .new_oid
+            .unwrap_or_else(|| cmd.new.as_str().to_owned());
         let zero = |s: &str| s.bytes().all(|b| b == b'0');
         let kind = if zero(&new) {
             RefEventKind::Deleted
@@ -118,7 +125,13 @@ impl Pending {
     fn store(self) -> tokio::task::JoinHandle<()> {
         tokio::task::spawn_blocking(move || {
             let report = self.reader.finish();
-            record_report(&self.events, &report, &self.commands, &self.origin, &self.ids);
+            record_report(
+                &self.events,
+                &report,
+                &self.commands,
+                &self.origin,
+                &self.ids,
+            );
         })
     }
 }

@@ -337,6 +337,76 @@ mod tests {
         assert!(WebhookSecret::parse("whsec_AAAA").is_err());
     }
 
+    fn load(webhooks: &str) -> Result<Vec<Webhook>, String> {
+        let text = format!("[backend]\nrepos = \"repos\"\n{webhooks}");
+        crate::shared::config::load_str(Path::new("g.toml"), Path::new("/nonexistent"), &text)
+            .map(|c| c.webhooks)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_issue_example_loads() {
+        let key = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+        // (secret_env is the issue's example; the environment cannot be set
+        // here without unsafe code, so the secret is inline.)
+        let hooks = load(&format!(
+            r#"
+[[webhooks]]
+name = "ci"
+url = "https://ci.example.com/hooks/gitiam"
+secret = "whsec_{key}"
+format = "eventbridge"
+events = ["referenceCreated", "referenceUpdated", "referenceDeleted"]
+repositories = ["arn:aws:codecommit:*:111122223333:app-*"]
+references = ["refs/heads/*", "refs/tags/v*"]
+
+[[webhooks]]
+name = "local"
+url = "http://127.0.0.1:9000/"
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+format = "cloudevents"
+events = ["referenceDeleted"]
+"#
+        ))
+        .unwrap();
+        assert_eq!(hooks.len(), 2);
+        let ci = &hooks[0];
+        assert_eq!(ci.secret.expose(), &[1u8; 32]);
+        let arn = "arn:aws:codecommit:us-east-1:111122223333:app-web";
+        assert!(ci.wants(RefEventKind::Created, arn, "refs/heads/main"));
+        assert!(ci.wants(RefEventKind::Created, arn, "refs/tags/v1.2"));
+        assert!(!ci.wants(RefEventKind::Created, arn, "refs/tags/x1"));
+        assert!(!ci.wants(
+            RefEventKind::Created,
+            "arn:aws:codecommit:us-east-1:111122223333:lib",
+            "refs/heads/main"
+        ));
+        assert_eq!(hooks[1].format, WebhookFormat::CloudEvents);
+        assert!(!hooks[1].wants(RefEventKind::Created, arn, "refs/heads/main"));
+        assert!(hooks[1].wants(RefEventKind::Deleted, arn, "refs/heads/main"));
+    }
+
+    #[test]
+    fn errors_point_at_the_value() {
+        let secret = "secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"";
+        let cases = [
+            (format!("[[webhooks]]\nname = \"ci\"\nurl = \"http://ci.example.com/\"\n{secret}\n"), "g.toml:5:7: http:// is only allowed to a loopback"),
+            (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\nsecret = \"nope\"\n"), "g.toml:6:10: a webhook secret must start with whsec_"),
+            (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\nevents = [\"push\"]\n"), "g.toml:7:11: unknown event \"push\""),
+            (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\nreferences = [\"main\"]\n"), "g.toml:7:15: reference patterns are full ref names"),
+            (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\nformat = \"xml\"\n"), "g.toml:7:10: format must be"),
+            (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\nsecrets = 1\n"), "g.toml:7:1: unknown field `secrets`"),
+            (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\n[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\n"), "g.toml:8:8: webhook `ci` is defined twice"),
+            (format!("[[webhooks]]\nname = \"c i\"\nurl = \"https://x/\"\n{secret}\n"), "g.toml:4:8: webhook name must be"),
+            ("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\nsecret_env = \"GITIAM_NO_SUCH_VARIABLE_0\"\n".to_owned(), "g.toml:6:14: environment variable GITIAM_NO_SUCH_VARIABLE_0 is not set"),
+            ("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n".to_owned(), "g.toml:3:1: webhook `ci`: set exactly one of secret and secret_env"),
+        ];
+        for (text, want) in cases {
+            let err = load(&text).unwrap_err();
+            assert!(err.starts_with(want), "{err}\nwanted: {want}");
+        }
+    }
+
     #[test]
     fn urls() {
         assert!(check_url("https://ci.example.com/hook").is_ok());

@@ -355,7 +355,11 @@ mod tests {
     #[test]
     fn plain() {
         let r = read_report(
-            &report(&["unpack ok", "ok refs/heads/a", "ng refs/heads/b non-fast-forward"]),
+            &report(&[
+                "unpack ok",
+                "ok refs/heads/a",
+                "ng refs/heads/b non-fast-forward",
+            ]),
             false,
             false,
         );
@@ -382,9 +386,8 @@ mod tests {
 
     #[test]
     fn advertisement_is_skipped() {
-        let mut all = report(&[
-            "0000000000000000000000000000000000000000 capabilities^{}\0report-status",
-        ]);
+        let mut all =
+            report(&["0000000000000000000000000000000000000000 capabilities^{}\0report-status"]);
         all.extend_from_slice(&report(&["unpack ok", "ok refs/heads/main"]));
         let r = read_report(&all, false, true);
         assert_eq!(r.updated().len(), 1);
