@@ -566,3 +566,128 @@ fn a_push_over_ssh_gives_its_event() {
     });
     assert_eq!(audit["events"], serde_json::json!([got[0]["id"]]));
 }
+
+#[test]
+fn the_upstream_backend_reports_the_same_events() {
+    let test = "the_upstream_backend_reports_the_same_events";
+    if !tools(test) || !common::nginx::available(test) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(tmp.path(), 0, &["/ci"]);
+    let upstream_root = tmp.path().join("upstream");
+    let bare = bare_repo_with_commit(&upstream_root, ACCOUNT, "demo");
+    git_ok(&bare, &["config", "receive.denyNonFastForwards", "true"]);
+    git_ok(&bare, &["config", "http.receivepack", "true"]);
+    let nginx = common::nginx::NginxGit::start(&upstream_root.join("repos"), None);
+    let gw = tmp.path().join("gw");
+    let text = config(&hook("ci", receiver.port, ""), false)
+        .replace("SSH_KEYS", "")
+        .replace(
+            "repos = \"repos\"",
+            &format!("upstream = \"{}/{{account}}/{{repo}}.git\"", nginx.url),
+        );
+    write(&gw, "gitiam.toml", &text);
+    write(&gw, "dev.json", POLICY);
+    let server = TestServer::start(&gw);
+    let work = tmp.path().join("work");
+    server
+        .git(tmp.path(), &alice())
+        .arg("clone")
+        .arg(server.url("demo"))
+        .arg(&work)
+        .run()
+        .context("nginx error log", nginx.error_log())
+        .assert_success();
+    let main = rev(&bare, "main").unwrap();
+    let c = commit(&work, "up.txt");
+    push(&server, &work, &["origin", "HEAD:refs/heads/up"]).assert_success();
+    // One ref the upstream updates, one it refuses (non-fast-forward),
+    // in one push: one event.
+    git_ok(&work, &["branch", "old", &main]);
+    let out = push(
+        &server,
+        &work,
+        &[
+            "--force",
+            "origin",
+            "HEAD:refs/heads/two",
+            "old:refs/heads/up",
+        ],
+    )
+    .assert_failure();
+    assert!(out.stderr.contains("non-fast-forward"), "{}", out.stderr);
+    push(&server, &work, &["origin", "HEAD:refs/heads/protected"]).assert_failure();
+    push(&server, &work, &["origin", "HEAD:refs/heads/end"]).assert_success();
+    let log = || server.log();
+    let got = receiver.wait("/ci", 3, &log);
+    let names: Vec<&str> = got
+        .iter()
+        .map(|e| e["detail"]["referenceFullName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["refs/heads/up", "refs/heads/two", "refs/heads/end"]);
+    assert_eq!(got[0]["detail"]["commitId"], c.as_str());
+}
+
+#[test]
+fn a_reload_applies_to_events_created_afterwards() {
+    if !tools("a_reload_applies_to_events_created_afterwards") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(tmp.path(), 0, &["/a", "/b"]);
+    let port = receiver.port;
+    let s = setup(&config(&hook("a", port, ""), false).replace("SSH_KEYS", ""));
+    let server = TestServer::start(&s.root);
+    let log = || server.log();
+    let work = s.root.join("work");
+    server
+        .git(&s.root, &alice())
+        .arg("clone")
+        .arg(server.url("demo"))
+        .arg(&work)
+        .ok();
+    push(&server, &work, &["origin", "HEAD:refs/heads/one"]).assert_success();
+    receiver.wait("/a", 1, &log);
+
+    let reloads = |server: &TestServer| server.log().matches("configuration reload").count();
+    let wait_reload = |server: &TestServer, before: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reloads(server) == before {
+            assert!(Instant::now() < deadline, "no reload:\n{}", server.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // Endpoint b added.
+    let before = reloads(&server);
+    let both = config(
+        &format!("{}\n{}", hook("a", port, ""), hook("b", port, "")),
+        false,
+    )
+    .replace("SSH_KEYS", "");
+    write(&s.root, "gitiam.toml", &both);
+    server.hangup();
+    wait_reload(&server, before);
+    push(&server, &work, &["origin", "HEAD:refs/heads/two"]).assert_success();
+    receiver.wait("/a", 2, &log);
+    let b = receiver.wait("/b", 1, &log);
+    // Only the event created after the reload went to b.
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0]["detail"]["referenceName"], "two");
+
+    // A broken webhook section: the last good configuration stays.
+    let before = reloads(&server);
+    let broken = both.replace("http://127.0.0.1", "http://192.0.2.1");
+    write(&s.root, "gitiam.toml", &broken);
+    server.hangup();
+    wait_reload(&server, before);
+    assert!(
+        server
+            .log()
+            .contains("http:// is only allowed to a loopback address")
+    );
+    push(&server, &work, &["origin", "HEAD:refs/heads/three"]).assert_success();
+    receiver.wait("/a", 3, &log);
+    let b = receiver.wait("/b", 2, &log);
+    assert_eq!(b[1]["detail"]["referenceName"], "three");
+}
