@@ -67,8 +67,14 @@ pub fn run(command: Command) -> Result<u8> {
 fn list(outbox: &Outbox, status: Option<Status>, json: bool) -> Result<u8> {
     let mut rows = Vec::new();
     for entry in outbox.list(status) {
-        let data = std::fs::read(&entry.path)
-            .with_context(|| format!("reading {}", entry.path.display()))?;
+        let data = match std::fs::read(&entry.path) {
+            Ok(d) => d,
+            // Delivered (moved) by a running server meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", entry.path.display()));
+            }
+        };
         let d: crate::server::events::Delivery = serde_json::from_slice(&data)
             .with_context(|| format!("reading {}", entry.path.display()))?;
         rows.push((entry.status, d));

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 /// How long delivered events stay for inspection.
 pub const DELIVERED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Age after which a temporary file is a crash's leftover.
+const STALE_TMP: Duration = Duration::from_secs(3600);
 /// How long an event is retried before it is moved to `failed/`.
 pub const MAX_PENDING_AGE: Duration = Duration::from_secs(3 * 24 * 3600);
 
@@ -302,7 +304,13 @@ impl Outbox {
                 let Ok(name) = entry.file_name().into_string() else {
                     continue;
                 };
-                let stale_tmp = name.starts_with(".tmp-");
+                // A temporary file is being written by a push right now
+                // unless it is old: only those of a crash go.
+                let stale_tmp = name.starts_with(".tmp-")
+                    && entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TMP);
                 let expired = status == Status::Delivered
                     && key_stamp(&name).is_some_and(|stamp| stamp < cutoff);
                 if stale_tmp || expired {
@@ -357,7 +365,13 @@ mod tests {
         assert_eq!(outbox.first("ci", Status::Pending, 100).1, 49);
         assert_eq!(outbox.list(Some(Status::Delivered)).len(), 1);
         assert_eq!(outbox.endpoints(), ["ci", "other"]);
+        let tmp = outbox.dir("ci", Status::Pending).join(".tmp-x.json");
+        std::fs::write(&tmp, b"{").unwrap();
+        outbox.sweep("ci", SystemTime::now());
+        assert!(tmp.exists(), "a file being written must stay");
+        assert_eq!(outbox.list(Some(Status::Delivered)).len(), 1);
         outbox.sweep("ci", SystemTime::now() + DELIVERED_RETENTION * 2);
+        assert!(!tmp.exists());
         assert!(outbox.list(Some(Status::Delivered)).is_empty());
         assert_eq!(outbox.first("ci", Status::Pending, 1).1, 49);
     }

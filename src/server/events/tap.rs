@@ -240,3 +240,127 @@ impl<B> Drop for TapBody<B> {
 /// A reader shared between the task copying receive-pack's output (SSH)
 /// and the one that learns the push's commands.
 pub type SharedReader = Arc<Mutex<ReportReader>>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use bytes::BytesMut;
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::server::metrics::WebhookMetrics;
+    use crate::shared::config::webhooks::{Webhook, WebhookFormat, WebhookSecret};
+    use crate::shared::git::{parse_command_section, pktline};
+
+    /// A body yielding `chunks` one frame each.
+    struct Chunks(VecDeque<Bytes>);
+
+    impl Body for Chunks {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    fn push() -> Vec<RefUpdate> {
+        let mut b = BytesMut::new();
+        let (z, a, c) = ("0".repeat(40), "a".repeat(40), "c".repeat(40));
+        for line in [
+            format!("{z} {a} refs/heads/new\0report-status side-band-64k"),
+            format!("{a} {c} refs/heads/main"),
+            format!("{a} {z} refs/tags/gone"),
+            format!("{z} {a} refs/heads/refused"),
+        ] {
+            pktline::write_data(&mut b, line.as_bytes()).unwrap();
+        }
+        pktline::write_flush(&mut b);
+        parse_command_section(&b).unwrap().0.commands
+    }
+
+    fn answer() -> Bytes {
+        let mut report = BytesMut::new();
+        for l in [
+            "unpack ok\n",
+            "ok refs/heads/new\n",
+            "ok refs/heads/main\n",
+            "ok refs/tags/gone\n",
+            "ng refs/heads/refused non-fast-forward\n",
+        ] {
+            pktline::write_data(&mut report, l.as_bytes()).unwrap();
+        }
+        pktline::write_flush(&mut report);
+        let mut out = BytesMut::new();
+        pktline::write_sideband(&mut out, 1, &report);
+        pktline::write_flush(&mut out);
+        out.freeze()
+    }
+
+    #[tokio::test]
+    async fn streams_unchanged_and_stores_before_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let hook = Webhook {
+            name: "ci".into(),
+            url: "http://127.0.0.1:1/".parse().unwrap(),
+            secret: WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+            format: WebhookFormat::EventBridge,
+            events: RefEventKind::ALL.to_vec(),
+            repositories: Vec::new(),
+            references: Vec::new(),
+            ca: None,
+        };
+        let events = Arc::new(Events::new(
+            dir.path(),
+            vec![hook],
+            Arc::new(WebhookMetrics::default()),
+        ));
+        let whole = answer();
+        // Cut the answer at awkward places.
+        let chunks: VecDeque<Bytes> = whole.chunks(7).map(Bytes::copy_from_slice).collect();
+        let origin = PushOrigin {
+            account: "111122223333".into(),
+            repository: "demo".into(),
+            region: "us-east-1".into(),
+            caller_arn: "arn:aws:iam::111122223333:user/alice".into(),
+        };
+        let ids = EventIds::default();
+        let body = TapBody::new(
+            Chunks(chunks),
+            Arc::clone(&events),
+            push(),
+            true,
+            origin,
+            ids.clone(),
+        );
+        let out = body.collect().await.unwrap().to_bytes();
+        assert_eq!(out, whole, "the client gets the answer unchanged");
+        // Stored by the time the body ended.
+        let (keys, depth) = events
+            .outbox()
+            .first("ci", super::super::Status::Pending, 10);
+        assert_eq!(depth, 3);
+        let stored: Vec<(String, String)> = keys
+            .iter()
+            .map(|k| {
+                let d = events
+                    .outbox()
+                    .read("ci", super::super::Status::Pending, k)
+                    .unwrap();
+                (d.event, d.reference)
+            })
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                ("referenceCreated".to_owned(), "refs/heads/new".to_owned()),
+                ("referenceUpdated".to_owned(), "refs/heads/main".to_owned()),
+                ("referenceDeleted".to_owned(), "refs/tags/gone".to_owned()),
+            ]
+        );
+        assert_eq!(ids.to_vec().len(), 3);
+    }
+}

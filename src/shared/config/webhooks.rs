@@ -391,7 +391,7 @@ events = ["referenceDeleted"]
         let secret = "secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"";
         let cases = [
             (format!("[[webhooks]]\nname = \"ci\"\nurl = \"http://ci.example.com/\"\n{secret}\n"), "g.toml:5:7: http:// is only allowed to a loopback"),
-            (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\nsecret = \"nope\"\n"), "g.toml:6:10: a webhook secret must start with whsec_"),
+            ("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\nsecret = \"nope\"\n".to_owned(), "g.toml:6:10: a webhook secret must start with whsec_"),
             (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\nevents = [\"push\"]\n"), "g.toml:7:11: unknown event \"push\""),
             (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\nreferences = [\"main\"]\n"), "g.toml:7:15: reference patterns are full ref names"),
             (format!("[[webhooks]]\nname = \"ci\"\nurl = \"https://x/\"\n{secret}\nformat = \"xml\"\n"), "g.toml:7:10: format must be"),
