@@ -9,9 +9,13 @@ line per request to OUT: path, the webhook-id header, whether the signature
 verified (and why not), and the parsed body.
 
     webhook_receiver.py OUT PORT PATH=whsec_... [PATH=whsec_...]
+
+With RECEIVER_TLS_CERT and RECEIVER_TLS_KEY set (PEM files) it serves HTTPS.
 """
 
 import json
+import os
+import ssl
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -54,5 +58,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = HTTPServer(("127.0.0.1", PORT), Handler)
+if os.environ.get("RECEIVER_TLS_CERT"):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.environ["RECEIVER_TLS_CERT"], os.environ["RECEIVER_TLS_KEY"])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(f"listening {server.server_address[1]}", flush=True)
 server.serve_forever()

@@ -44,6 +44,11 @@ impl Receiver {
     /// Starts the receiver on `port` (0: any), trusting `SECRET` on every
     /// path in `paths`.
     fn start(dir: &Path, port: u16, paths: &[&str]) -> Receiver {
+        Self::start_with(dir, port, paths, &[])
+    }
+
+    /// Like [`Receiver::start`], with extra environment variables (TLS).
+    fn start_with(dir: &Path, port: u16, paths: &[&str], env: &[(&str, &Path)]) -> Receiver {
         let out = dir.join("received.jsonl");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webhook_receiver.py");
         let mut child = Command::new("python3")
@@ -51,6 +56,7 @@ impl Receiver {
             .arg(&out)
             .arg(port.to_string())
             .args(paths.iter().map(|p| format!("{p}={SECRET}")))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -690,4 +696,103 @@ fn a_reload_applies_to_events_created_afterwards() {
     receiver.wait("/a", 3, &log);
     let b = receiver.wait("/b", 2, &log);
     assert_eq!(b[1]["detail"]["referenceName"], "three");
+}
+
+#[test]
+fn an_https_receiver_is_trusted_through_its_ca_file() {
+    let test = "an_https_receiver_is_trusted_through_its_ca_file";
+    if !tools(test) || !common::require_tool(test, "openssl", &["version"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // A CA, and the receiver's certificate for 127.0.0.1 signed by it.
+    let p = |name: &str| tmp.path().join(name);
+    let (ca, cert, key) = (p("ca.pem"), p("cert.pem"), p("key.pem"));
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    Command::new("openssl")
+        .args(["req", "-x509", "-days", "1", "-subj", "/CN=test CA"])
+        .args(ec)
+        .arg("-keyout")
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(&ca)
+        .ok();
+    Command::new("openssl")
+        .args(["req", "-subj", "/CN=receiver"])
+        .args(ec)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(p("leaf.csr"))
+        .ok();
+    std::fs::write(
+        p("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    Command::new("openssl")
+        .args(["x509", "-req", "-days", "1", "-CAcreateserial", "-in"])
+        .arg(p("leaf.csr"))
+        .arg("-CA")
+        .arg(&ca)
+        .arg("-CAkey")
+        .arg(p("ca.key"))
+        .arg("-extfile")
+        .arg(p("leaf.ext"))
+        .arg("-out")
+        .arg(&cert)
+        .ok();
+    let env = [
+        ("RECEIVER_TLS_CERT", cert.as_path()),
+        ("RECEIVER_TLS_KEY", key.as_path()),
+    ];
+    let receiver = Receiver::start_with(tmp.path(), 0, &["/ci", "/untrusted"], &env);
+    let port = receiver.port;
+    let https = |name: &str, trusted: bool| {
+        let extra = if trusted {
+            format!("ca = \"{}\"", ca.display())
+        } else {
+            String::new()
+        };
+        hook(name, port, &extra).replace("http://", "https://")
+    };
+    let webhooks = format!("{}\n{}", https("ci", true), https("untrusted", false));
+    let s = setup(&config(&webhooks, false).replace("SSH_KEYS", ""));
+    let server = TestServer::start(&s.root);
+    let log = || server.log();
+    let work = s.root.join("work");
+    server
+        .git(&s.root, &alice())
+        .arg("clone")
+        .arg(server.url("demo"))
+        .arg(&work)
+        .ok();
+    push(&server, &work, &["origin", "HEAD:refs/heads/tls"]).assert_success();
+    let got = receiver.wait("/ci", 1, &log);
+    assert_eq!(got[0]["detail"]["referenceName"], "tls");
+    // Without the CA file the receiver's certificate is not trusted:
+    // nothing reaches it, and the failure is logged and counted.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server.log().contains("webhook delivery failed") {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        receiver
+            .received()
+            .iter()
+            .all(|r| r["path"] != "/untrusted")
+    );
+    let metrics = server.request("GET", "/metrics", &[]).body;
+    assert!(
+        metrics
+            .contains("gitiam_webhook_deliveries_total{endpoint=\"untrusted\",result=\"failed\"}"),
+        "{metrics}"
+    );
 }
