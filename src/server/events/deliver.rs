@@ -41,12 +41,42 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Most response bytes read (and thrown away) per attempt.
 const MAX_RESPONSE: usize = 64 * 1024;
 
+/// The retry schedule (the constants above; shorter in tests).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// First retry delay.
+    pub base: Duration,
+    /// Longest retry delay and paused probe interval.
+    pub cap: Duration,
+    /// Failures in a row that pause an endpoint.
+    pub pause_after: u32,
+    /// Idle poll interval.
+    pub idle_poll: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            base: BACKOFF_BASE,
+            cap: BACKOFF_CAP,
+            pause_after: PAUSE_AFTER,
+            idle_poll: IDLE_POLL,
+        }
+    }
+}
+
 /// Delay before retry number `failures` (1 = after the first failure):
 /// `BASE * 2^(failures-1)`, capped, then a uniform draw from its upper half
 /// (jitter, so receivers coming back are not hit by every sender at once).
 pub fn backoff(failures: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-    let d = exp.min(BACKOFF_CAP);
+    backoff_with(&Timing::default(), failures)
+}
+
+fn backoff_with(timing: &Timing, failures: u32) -> Duration {
+    let exp = timing
+        .base
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let d = exp.min(timing.cap);
     let half = d / 2;
     half + half.mul_f64(rand::random::<f64>())
 }
@@ -111,6 +141,7 @@ async fn attempt(client: &HttpClient, hook: &Webhook, d: &outbox::Delivery) -> A
 
 /// Runs `name`'s worker until the endpoint leaves the configuration.
 pub(super) async fn worker(events: Arc<Events>, name: String) {
+    let timing = events.timing;
     let outbox = events.outbox.clone();
     let mut failures: u32 = 0;
     let mut paused = false;
@@ -133,7 +164,7 @@ pub(super) async fn worker(events: Arc<Events>, name: String) {
                 }
                 Err(e) => {
                     tracing::error!(endpoint = %name, error = %e, "webhook TLS setup failed");
-                    tokio::time::sleep(BACKOFF_CAP).await;
+                    tokio::time::sleep(timing.cap).await;
                     continue;
                 }
             }
@@ -157,7 +188,7 @@ pub(super) async fn worker(events: Arc<Events>, name: String) {
             .metrics()
             .webhook_outbox(&name, depth, oldest, paused);
         if keys.is_empty() {
-            wait(&events, &outbox, &name, IDLE_POLL).await;
+            wait(&events, &outbox, &name, timing.idle_poll).await;
             continue;
         }
         for key in keys {
@@ -205,16 +236,16 @@ pub(super) async fn worker(events: Arc<Events>, name: String) {
                         let _ = outbox.rename(&name, &key, Status::Pending, Status::Failed);
                         break;
                     }
-                    if failures >= PAUSE_AFTER && !paused {
+                    if failures >= timing.pause_after && !paused {
                         paused = true;
-                        tracing::warn!(endpoint = %name, failures, error = %why, "webhook endpoint paused after repeated failures; probing every {BACKOFF_CAP:?}");
+                        tracing::warn!(endpoint = %name, failures, error = %why, "webhook endpoint paused after repeated failures; probing every {:?}", timing.cap);
                     } else {
                         tracing::info!(endpoint = %name, id = %delivery.id, failures, error = %why, "webhook delivery failed; will retry");
                     }
                     events
                         .metrics()
                         .webhook_outbox(&name, depth, oldest, paused);
-                    wait(&events, &outbox, &name, backoff(failures)).await;
+                    wait(&events, &outbox, &name, backoff_with(&timing, failures)).await;
                     break;
                 }
             }
@@ -226,13 +257,14 @@ pub(super) async fn worker(events: Arc<Events>, name: String) {
 /// the operator's wake file.
 async fn wait(events: &Events, outbox: &Outbox, name: &str, max: Duration) {
     let deadline = tokio::time::Instant::now() + max;
-    let idle = max <= IDLE_POLL;
+    let poll = events.timing.idle_poll;
+    let idle = max <= poll;
     loop {
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return;
         }
-        let step = (deadline - now).min(IDLE_POLL);
+        let step = (deadline - now).min(poll);
         if idle {
             tokio::select! {
                 _ = events.notify.notified() => return,
@@ -251,6 +283,135 @@ async fn wait(events: &Events, outbox: &Outbox, name: &str, max: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::events::model::{PushEvent, uuid_v4};
+    use crate::server::metrics::Metrics;
+    use crate::shared::config::webhooks::{RefEventKind, Webhook, WebhookFormat, WebhookSecret};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// Answers one HTTP/1.1 request on `listener` with 204 after checking
+    /// its Standard Webhooks signature; returns the event id.
+    async fn answer_one(listener: &tokio::net::TcpListener, secret: &WebhookSecret) -> String {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let (head, body) = loop {
+            let mut chunk = [0u8; 4096];
+            let n = tcp.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                if body.len() >= len {
+                    break (head.to_owned(), body.to_owned());
+                }
+            }
+        };
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                .unwrap()
+                .to_owned()
+        };
+        let id = header("webhook-id");
+        let ts: u64 = header("webhook-timestamp").parse().unwrap();
+        assert_eq!(
+            header("webhook-signature"),
+            sign::signature(secret, &id, ts, body.as_bytes())
+        );
+        tcp.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn pauses_after_repeated_failures_and_resumes_on_a_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let hook = Webhook {
+            name: "ci".into(),
+            url: format!("http://127.0.0.1:{port}/hook").parse().unwrap(),
+            secret: secret.clone(),
+            format: WebhookFormat::EventBridge,
+            events: RefEventKind::ALL.to_vec(),
+            repositories: Vec::new(),
+            references: Vec::new(),
+            ca: None,
+        };
+        let metrics = Metrics::default();
+        let timing = Timing {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(200),
+            pause_after: 3,
+            idle_poll: Duration::from_millis(50),
+        };
+        let events = Arc::new(
+            Events::new(dir.path(), vec![hook], Arc::clone(&metrics.webhooks)).with_timing(timing),
+        );
+        let event = PushEvent {
+            id: uuid_v4(),
+            time: "2026-12-03T10:00:00Z".into(),
+            region: "us-east-1".into(),
+            account: "111122223333".into(),
+            repository: "demo".into(),
+            kind: RefEventKind::Created,
+            reference: "refs/heads/main".into(),
+            commit_id: Some("a".repeat(40)),
+            old_commit_id: None,
+            caller_arn: "arn:aws:iam::111122223333:user/alice".into(),
+        };
+        events.record(std::slice::from_ref(&event)).unwrap();
+        let worker = tokio::spawn(worker(Arc::clone(&events), "ci".into()));
+
+        // Nothing listens: failures, then paused.
+        let paused = "gitiam_webhook_paused{endpoint=\"ci\"} 1";
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !metrics.render().contains(paused) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{}",
+                metrics.render()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            metrics
+                .render()
+                .contains("gitiam_webhook_outbox_pending{endpoint=\"ci\"} 1")
+        );
+
+        // The receiver comes back: the next probe delivers and resumes.
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let id = tokio::time::timeout(Duration::from_secs(10), answer_one(&listener, &secret))
+            .await
+            .unwrap();
+        assert_eq!(id, event.id);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let delivered = events.outbox().first("ci", Status::Delivered, 1).1;
+            let text = metrics.render();
+            if delivered == 1 && text.contains("gitiam_webhook_paused{endpoint=\"ci\"} 0") {
+                assert!(text.contains(
+                    "gitiam_webhook_deliveries_total{endpoint=\"ci\",result=\"delivered\"} 1"
+                ));
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{text}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        worker.abort();
+    }
 
     #[test]
     fn backoff_grows_to_the_cap_with_jitter() {

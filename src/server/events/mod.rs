@@ -38,6 +38,7 @@ pub struct Events {
     webhooks: ArcSwap<Vec<Webhook>>,
     notify: Notify,
     metrics: Arc<WebhookMetrics>,
+    timing: deliver::Timing,
 }
 
 impl Events {
@@ -48,7 +49,14 @@ impl Events {
             webhooks: ArcSwap::from_pointee(webhooks),
             notify: Notify::new(),
             metrics,
+            timing: deliver::Timing::default(),
         }
+    }
+
+    /// The same with another retry schedule (tests).
+    pub fn with_timing(mut self, timing: deliver::Timing) -> Self {
+        self.timing = timing;
+        self
     }
 
     /// The outbox.
