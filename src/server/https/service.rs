@@ -276,6 +276,16 @@ fn tap_push(
     {
         return response;
     }
+    // The report is read as sent; a compressed answer (no Git server
+    // compresses it) cannot be, and makes no events.
+    let encoded = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        tracing::warn!(request_id = %record.request_id, "compressed push answer from the backend: no push events");
+        return response;
+    }
     let events = Arc::clone(&state.events);
     let commands = push.commands.clone();
     let sideband = caps.side_band_64k();
