@@ -42,4 +42,11 @@ if ! python3 -c 'import dockerfile' >/dev/null 2>&1; then
   python3 -m pip install --quiet 'dockerfile==3.4.0'
 fi
 
+# The push-event tests' receiver verifies signatures with an independent
+# Standard Webhooks implementation.
+if ! python3 -c 'import standardwebhooks' >/dev/null 2>&1; then
+  echo "installing standardwebhooks with pip"
+  python3 -m pip install --quiet standardwebhooks
+fi
+
 cargo test --locked --all-features "$@"

@@ -15,6 +15,36 @@ use serde::Serialize;
 
 use crate::shared::config::AuditSink;
 
+/// The event ids of a push, shared between its audit record and the tap
+/// that learns them while the response streams (clones share the list).
+#[derive(Debug, Clone, Default)]
+pub struct EventIds(std::sync::Arc<Mutex<Vec<String>>>);
+
+impl EventIds {
+    /// Adds ids.
+    pub fn extend(&self, ids: impl IntoIterator<Item = String>) {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend(ids);
+        }
+    }
+
+    /// The ids so far.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// No ids.
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().map(|v| v.is_empty()).unwrap_or(true)
+    }
+}
+
+impl Serialize for EventIds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_vec().serialize(s)
+    }
+}
+
 /// One request, as audited.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AuditRecord {
@@ -58,6 +88,10 @@ pub struct AuditRecord {
     /// decided too).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub case_variants: Vec<String>,
+    /// Ids of the push events this push produced (filled in when the
+    /// backend's report has been read, before the line is written).
+    #[serde(skip_serializing_if = "EventIds::is_empty")]
+    pub events: EventIds,
     /// `allowed`, `explicitDeny`, `implicitDeny`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<&'static str>,

@@ -21,6 +21,110 @@ const DECISION_BUCKETS: [f64; 8] = [
     0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.01,
 ];
 
+/// Push-event delivery metrics, by endpoint: attempts by result, and what
+/// the worker last saw of its outbox (depth, oldest pending event, paused).
+#[derive(Debug, Default)]
+pub struct WebhookMetrics {
+    deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
+    outbox: Mutex<BTreeMap<String, OutboxSample>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct OutboxSample {
+    depth: u64,
+    /// Creation of the oldest pending event, Unix nanoseconds.
+    oldest_nanos: Option<u64>,
+    paused: bool,
+}
+
+impl WebhookMetrics {
+    /// One delivery attempt to `endpoint` ended with `result`
+    /// (`delivered` or `failed`).
+    pub fn webhook_delivery(&self, endpoint: &str, result: &'static str) {
+        if let Ok(mut map) = self.deliveries.lock() {
+            *map.entry((endpoint.to_owned(), result)).or_insert(0) += 1;
+        }
+    }
+
+    /// What `endpoint`'s worker last saw of its outbox.
+    pub fn webhook_outbox(
+        &self,
+        endpoint: &str,
+        depth: u64,
+        oldest_nanos: Option<u64>,
+        paused: bool,
+    ) {
+        if let Ok(mut map) = self.outbox.lock() {
+            map.insert(
+                endpoint.to_owned(),
+                OutboxSample {
+                    depth,
+                    oldest_nanos,
+                    paused,
+                },
+            );
+        }
+    }
+
+    /// `endpoint` left the configuration: its gauges go.
+    pub fn webhook_gone(&self, endpoint: &str) {
+        if let Ok(mut map) = self.outbox.lock() {
+            map.remove(endpoint);
+        }
+    }
+
+    fn render(&self, out: &mut String, now: std::time::SystemTime) {
+        let _ = writeln!(
+            out,
+            "# HELP gitiam_webhook_deliveries_total Push-event delivery attempts by endpoint and result.\n# TYPE gitiam_webhook_deliveries_total counter"
+        );
+        if let Ok(map) = self.deliveries.lock() {
+            for ((endpoint, result), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "gitiam_webhook_deliveries_total{{endpoint=\"{endpoint}\",result=\"{result}\"}} {n}"
+                );
+            }
+        }
+        let now_nanos = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let Ok(map) = self.outbox.lock() else {
+            return;
+        };
+        type Gauge<'a> = (&'a str, &'a str, &'a dyn Fn(&OutboxSample) -> String);
+        let gauges: [Gauge; 3] = [
+            (
+                "gitiam_webhook_outbox_pending",
+                "Events waiting for delivery, by endpoint.",
+                &|s| s.depth.to_string(),
+            ),
+            (
+                "gitiam_webhook_oldest_pending_age_seconds",
+                "Age of the oldest event waiting for delivery (0 when none), by endpoint.",
+                &|s| {
+                    let age = s
+                        .oldest_nanos
+                        .map_or(0, |o| now_nanos.saturating_sub(u128::from(o)));
+                    format!("{:.3}", age as f64 / 1e9)
+                },
+            ),
+            (
+                "gitiam_webhook_paused",
+                "1 while an endpoint is paused after repeated failures.",
+                &|s| u8::from(s.paused).to_string(),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (endpoint, sample) in map.iter() {
+                let _ = writeln!(out, "{name}{{endpoint=\"{endpoint}\"}} {}", value(sample));
+            }
+        }
+    }
+}
+
 /// A cumulative histogram with fixed buckets.
 struct Histogram {
     bounds: &'static [f64],
@@ -103,6 +207,8 @@ pub struct Metrics {
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     auth_throttle: Mutex<AuthThrottleSample>,
+    /// Push-event deliveries (shared with the delivery workers).
+    pub webhooks: std::sync::Arc<WebhookMetrics>,
 }
 
 impl Default for Metrics {
@@ -118,6 +224,7 @@ impl Default for Metrics {
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             auth_throttle: Mutex::new(AuthThrottleSample::default()),
+            webhooks: std::sync::Arc::new(WebhookMetrics::default()),
         }
     }
 }
@@ -244,6 +351,7 @@ impl Metrics {
             self.reloads_failed.load(Ordering::Relaxed)
         );
         self.render_auth_throttle(&mut out);
+        self.webhooks.render(&mut out, std::time::SystemTime::now());
         out
     }
 

@@ -12,6 +12,8 @@
 //!   the sources refused for a while;
 //! - [`body`] and [`backend`]: streaming bodies, and forwarding to
 //!   `git http-backend` or an upstream smart-HTTP server;
+//! - [`events`]: push events: the tap on a push's answer, the durable
+//!   outbox and the webhook delivery workers;
 //! - [`sts`]: the STS Query API;
 //! - [`state`], [`reload`] and [`tls`]: what the front doors share at run
 //!   time;
@@ -23,6 +25,7 @@ pub mod access;
 pub mod audit;
 pub mod backend;
 pub(crate) mod body;
+pub mod events;
 pub mod https;
 pub mod identity;
 pub mod metrics;

@@ -5,6 +5,9 @@
 //! that loads completely replaces the directory, in one atomic swap; a
 //! broken edit is logged and the last good configuration keeps serving.
 //!
+//! `[[webhooks]]` are swapped with the directory: events created
+//! afterwards go to the new endpoints.
+//!
 //! `[server]` and `[backend]` settings are read at start only; a change to
 //! them is logged as needing a restart.
 
@@ -120,10 +123,14 @@ fn apply(
             let users = new.directory.users().count();
             let keys = new.directory.access_key_count();
             state.directory.store(Arc::new(new.directory));
+            // Events created from now on go to the new endpoints.
+            let webhooks = new.webhooks.len();
+            state.events.set_webhooks(new.webhooks);
             state.metrics.reload(true);
             tracing::info!(
                 users,
                 access_keys = keys,
+                webhooks,
                 sighup = forced,
                 "configuration reloaded"
             );

@@ -1,7 +1,8 @@
 //! What every front door and the STS API share while the server runs: the
 //! settings read at start, the identity directory and session keys (swapped
 //! by [`super::reload`]), the backend, the signing-key cache, the
-//! failed-authentication limiter, audit and metrics.
+//! failed-authentication limiter, audit and metrics, and the push events'
+//! outbox and endpoints.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::server::access::{Authenticated, RefChain};
 use crate::server::backend::{
     Backend, BackendError, CgiBackend, CgiConfig, UpstreamAuth, UpstreamBackend, UpstreamConfig,
 };
+use crate::server::events::Events;
 use crate::server::session::keys::{KeyError, KeySet};
 use crate::server::throttle::FailureLimiter;
 use crate::server::tls::TlsError;
@@ -78,6 +80,8 @@ pub struct State {
     pub audit: audit::AuditLog,
     /// The metrics.
     pub metrics: metrics::Metrics,
+    /// Push events: outbox and webhook endpoints (swapped by reload).
+    pub events: Arc<Events>,
 }
 
 impl State {
@@ -92,6 +96,12 @@ impl State {
             })?;
         let keys = load_sts_keys(&config.sts)?;
         let auth_failures = FailureLimiter::new(config.server.auth_throttle);
+        let metrics = metrics::Metrics::default();
+        let events = Arc::new(Events::new(
+            &config.server.state_dir,
+            config.webhooks,
+            Arc::clone(&metrics.webhooks),
+        ));
         Ok(Self {
             server: config.server,
             sts: config.sts,
@@ -101,7 +111,8 @@ impl State {
             signing_keys: SigningKeyCache::default(),
             auth_failures,
             audit,
-            metrics: metrics::Metrics::default(),
+            metrics,
+            events,
         })
     }
 }

@@ -27,6 +27,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("server::identity", 4),
     ("server::backend", 4),
     ("server::access", 5),
+    ("server::events", 5),
     ("server::sts", 6),
     ("server::state", 7),
     ("server::reload", 8),

@@ -165,46 +165,7 @@ impl UpstreamBackend {
             return Err(bad_config("upstream URL must not have a query string"));
         }
 
-        let mut roots = rustls::RootCertStore::empty();
-        match &config.ca_file {
-            Some(path) => {
-                use rustls_pki_types::pem::PemObject;
-                let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-                    .map_err(|e| bad_config(format!("reading CA file {}: {e}", path.display())))?;
-                for cert in certs {
-                    let cert = cert.map_err(|e| {
-                        bad_config(format!("reading CA file {}: {e}", path.display()))
-                    })?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| bad_config(format!("CA file {}: {e}", path.display())))?;
-                }
-                if roots.is_empty() {
-                    return Err(bad_config(format!(
-                        "CA file {} has no certificate",
-                        path.display()
-                    )));
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad_config(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.connect_timeout));
-        let connector = UpstreamConnector {
-            http,
-            tls: TlsConnector::from(Arc::new(tls)),
-        };
+        let connector = UpstreamConnector::new(config.ca_file.as_deref(), config.connect_timeout)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
@@ -460,9 +421,59 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+impl UpstreamConnector {
+    /// Plain TCP for `http`, rustls for `https` trusting `ca_file` (PEM)
+    /// or the web PKI roots; also what webhook deliveries connect with.
+    pub(crate) fn new(
+        ca_file: Option<&std::path::Path>,
+        connect_timeout: Duration,
+    ) -> Result<Self, BackendError> {
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_file {
+            Some(path) => {
+                use rustls_pki_types::pem::PemObject;
+                let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|e| bad_config(format!("reading CA file {}: {e}", path.display())))?;
+                for cert in certs {
+                    let cert = cert.map_err(|e| {
+                        bad_config(format!("reading CA file {}: {e}", path.display()))
+                    })?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| bad_config(format!("CA file {}: {e}", path.display())))?;
+                }
+                if roots.is_empty() {
+                    return Err(bad_config(format!(
+                        "CA file {} has no certificate",
+                        path.display()
+                    )));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad_config(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(connect_timeout));
+        Ok(UpstreamConnector {
+            http,
+            tls: TlsConnector::from(Arc::new(tls)),
+        })
+    }
+}
+
 /// Plain TCP for `http`, rustls over TCP for `https`.
 #[derive(Clone)]
-struct UpstreamConnector {
+pub(crate) struct UpstreamConnector {
     http: HttpConnector,
     tls: TlsConnector,
 }
@@ -499,7 +510,7 @@ impl tower_service::Service<http::Uri> for UpstreamConnector {
     }
 }
 
-enum UpstreamStream {
+pub(crate) enum UpstreamStream {
     Plain(TokioIo<TcpStream>),
     Tls(Box<TokioIo<TlsStream<TcpStream>>>),
 }

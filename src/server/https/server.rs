@@ -92,6 +92,7 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
         watched,
         sighup,
     );
+    let _deliveries = state.events.spawn();
 
     tracing::info!(%local, cert = %tls_files.cert.display(), "serving");
     {

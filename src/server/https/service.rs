@@ -1,5 +1,5 @@
 //! One request through the layers: route, then for Git authenticate ->
-//! authorize -> forward; for STS the `sts` handler. Every outcome, including
+//! authorize -> forward (a push's answer through the push-event tap); for STS the `sts` handler. Every outcome, including
 //! failures, ends in one audit line and one metrics sample (written by the
 //! response body when it is done).
 //!
@@ -30,6 +30,7 @@ use super::route::{self, Route};
 use super::{ProxyBody, authn};
 use crate::server::access::{self, GitAccess, RequestFacts};
 use crate::server::audit::AuditRecord;
+use crate::server::events::{PushOrigin, TapBody};
 use crate::server::state::State;
 use crate::server::throttle::{Recorded, RetryAfter};
 
@@ -226,7 +227,14 @@ async fn git_request(
     state.metrics.decision_time(started.elapsed());
     decision.record(record);
     if decision.allowed() {
-        return forward::forward(state, forward_request, replay).await;
+        let origin = PushOrigin {
+            account: caller.identity().account().to_string(),
+            repository: repo.as_str().to_owned(),
+            region: state.server.region.clone(),
+            caller_arn: caller.identity().arn().to_string(),
+        };
+        let response = forward::forward(state, forward_request, replay).await?;
+        return Ok(tap_push(state, response, &push, origin, record));
     }
     if push.commands.is_empty() {
         return Err(HttpError::Forbidden {
@@ -247,6 +255,42 @@ async fn git_request(
         decision.refusal(&push),
         matches!(outcome, DrainOutcome::Complete(_)),
     ))
+}
+
+/// A forwarded push's answer, streamed through the push-event tap (when
+/// any webhook is configured and the client asked for a report): the refs
+/// the backend reports `ok` become events, stored before the answer ends.
+fn tap_push(
+    state: &State,
+    response: Response<ProxyBody>,
+    push: &git::PushRequest,
+    origin: PushOrigin,
+    record: &AuditRecord,
+) -> Response<ProxyBody> {
+    let caps = &push.capabilities;
+    let reported = caps.report_status() || caps.report_status_v2();
+    if !state.events.active()
+        || !reported
+        || push.commands.is_empty()
+        || response.status() != StatusCode::OK
+    {
+        return response;
+    }
+    // The report is read as sent; a compressed answer (no Git server
+    // compresses it) cannot be, and makes no events.
+    let encoded = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        tracing::warn!(request_id = %record.request_id, "compressed push answer from the backend: no push events");
+        return response;
+    }
+    let events = Arc::clone(&state.events);
+    let commands = push.commands.clone();
+    let sideband = caps.side_band_64k();
+    let ids = record.events.clone();
+    response.map(|body| TapBody::new(body, events, commands, sideband, origin, ids).boxed_unsync())
 }
 
 /// Git does not compress pushes; a compressed command section could not be

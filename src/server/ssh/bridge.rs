@@ -8,13 +8,14 @@
 //! byte of it reaches receive-pack; each ref is decided on its own. A push
 //! with a denied ref never reaches receive-pack: it gets a flush (an empty
 //! push, which changes nothing), and the client gets git's report with
-//! every ref rejected, after the ref advertisement as usual.
+//! every ref rejected, after the ref advertisement as usual. An accepted
+//! push's output is shown to the push-event tap on its way to the client.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -28,9 +29,11 @@ use super::error::{self, SshError};
 use crate::server::access::{self, Authenticated, GitAccess, RequestFacts};
 use crate::server::audit::{AuditRecord, Transport};
 use crate::server::backend::{self, Backend};
+use crate::server::events::tap::SharedReader;
+use crate::server::events::{PushOrigin, record_report};
 use crate::server::state::State;
 use crate::shared::git::{
-    GitService, InspectLimits, PushRequest, ReceivePackError, parse_command_section,
+    GitService, InspectLimits, PushRequest, ReceivePackError, ReportReader, parse_command_section,
 };
 
 /// Most bytes of a refused push read and thrown away before the channel is
@@ -218,8 +221,16 @@ async fn serve(
     };
     let out_writer = write.make_writer_ext(None);
     let err_writer = write.make_writer_ext(Some(1));
+    // The push-event tap reads a copy of receive-pack's output (its ref
+    // advertisement, then its report).
+    let tap: Option<SharedReader> = (service == GitService::ReceivePack && state.events.active())
+        .then(|| Arc::new(Mutex::new(ReportReader::new(false, true))));
+    let out_tap = tap.clone();
     let output = tokio::spawn(async move {
-        let (out, err) = tokio::join!(copy_to(stdout, out_writer), copy_to(stderr, err_writer));
+        let (out, err) = tokio::join!(
+            copy_to(stdout, out_writer, out_tap),
+            copy_to(stderr, err_writer, None)
+        );
         out.unwrap_or(0) + err.unwrap_or(0)
     });
 
@@ -277,7 +288,18 @@ async fn serve(
                 return Ok(if with_report { 0 } else { error::EXIT_DENIED });
             }
             let first = consumed.clone();
-            return stream(child, stdin, Some(first), eof, read, output, counts).await;
+            // receive-pack reports only after reading the commands, so the
+            // reader knows the framing before the report arrives.
+            if let Some(reader) = &tap
+                && let Ok(mut r) = reader.lock()
+            {
+                r.set_sideband(push.capabilities.side_band_64k());
+            }
+            let status = stream(child, stdin, Some(first), eof, read, output, counts).await?;
+            if let Some(reader) = tap {
+                record_push_events(state, caller, repo, &push, reader, record).await;
+            }
+            return Ok(status);
         }
         // The client ended before any command (nothing to push).
         return stream(child, stdin, None, true, read, output, counts).await;
@@ -344,8 +366,42 @@ fn spawn_git(request: &GitRequest, dir: &std::path::Path) -> Result<Child, SshEr
     })
 }
 
-/// Copies `from` to the channel writer `to` until EOF; the bytes copied.
-async fn copy_to<R, W>(mut from: R, mut to: W) -> std::io::Result<u64>
+/// Stores the events of a push whose output has ended (before the exit
+/// status is sent): the refs receive-pack reported `ok`.
+async fn record_push_events(
+    state: &Arc<State>,
+    caller: &Authenticated,
+    repo: &crate::shared::git::RepoName,
+    push: &PushRequest,
+    reader: SharedReader,
+    record: &AuditRecord,
+) {
+    let caps = &push.capabilities;
+    if !(caps.report_status() || caps.report_status_v2()) {
+        return;
+    }
+    let report = match reader.lock() {
+        Ok(mut r) => std::mem::replace(&mut *r, ReportReader::new(false, false)).finish(),
+        Err(_) => return,
+    };
+    let origin = PushOrigin {
+        account: caller.identity().account().to_string(),
+        repository: repo.as_str().to_owned(),
+        region: state.server.region.clone(),
+        caller_arn: caller.identity().arn().to_string(),
+    };
+    let events = Arc::clone(&state.events);
+    let commands = push.commands.clone();
+    let ids = record.events.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        record_report(&events, &report, &commands, &origin, &ids);
+    })
+    .await;
+}
+
+/// Copies `from` to the channel writer `to` until EOF, showing a copy to
+/// `tap`; the bytes copied.
+async fn copy_to<R, W>(mut from: R, mut to: W, tap: Option<SharedReader>) -> std::io::Result<u64>
 where
     R: AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
@@ -359,6 +415,12 @@ where
         }
         let chunk = buf.get(..n).unwrap_or_default();
         to.write_all(chunk).await?;
+        if let Some(reader) = &tap
+            && let Ok(mut r) = reader.lock()
+            && !r.is_done()
+        {
+            r.feed(chunk);
+        }
         total += n as u64;
     }
 }

@@ -18,6 +18,7 @@ pub mod sts;
 #[cfg(test)]
 mod tests;
 pub mod throttle;
+pub mod webhooks;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -57,6 +58,8 @@ pub struct Config {
     pub sts: crate::shared::config::sts::StsSettings,
     /// Accounts, users, groups, roles, keys and their loaded policies.
     pub directory: Directory,
+    /// `[[webhooks]]`: where push events go.
+    pub webhooks: Vec<webhooks::Webhook>,
     /// The configuration file and every policy file it references: what a
     /// reload watches.
     pub files: Vec<PathBuf>,
@@ -269,6 +272,8 @@ impl Loader<'_> {
             None => self.file_err(&e.to_string()),
         })?;
         let directory = self.directory(raw.accounts)?;
+        let webhooks = webhooks::validate(&raw.webhooks, &self.base)
+            .map_err(|(span, message)| self.at(&span, message))?;
         let mut files = vec![path.to_path_buf()];
         let mut policy_files: Vec<PathBuf> = self.policies.keys().map(|(p, _)| p.clone()).collect();
         policy_files.sort();
@@ -281,6 +286,7 @@ impl Loader<'_> {
             backend,
             sts,
             directory,
+            webhooks,
             files,
         })
     }

@@ -22,6 +22,8 @@ pub struct RawConfig {
     pub sts: Option<Spanned<crate::shared::config::sts::StsConfig>>,
     #[serde(default)]
     pub accounts: Vec<Spanned<RawAccount>>,
+    #[serde(default)]
+    pub webhooks: Vec<Spanned<crate::shared::config::webhooks::RawWebhook>>,
 }
 
 /// `[server]`.

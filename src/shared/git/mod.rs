@@ -1,12 +1,13 @@
 //! Git wire formats, read exactly as Git reads them: pkt-lines, the
 //! command section of a receive-pack request, the report a refused push
-//! answers with, and the smart-HTTP URL pieces. No I/O beyond reading a
+//! answers with, the backend's report on a push, and the smart-HTTP URL pieces. No I/O beyond reading a
 //! request body; the proxy and the backends build on these.
 
 pub mod inspect;
 pub mod pktline;
 pub mod receive_pack;
 pub mod report;
+pub mod report_status;
 pub mod service;
 
 pub use inspect::{InspectLimits, ReplayBody, inspect_receive_pack};
@@ -15,6 +16,7 @@ pub use receive_pack::{
     parse_command_section,
 };
 pub use report::{DrainLimits, DrainOutcome, RefDenial, RefusalAnswer, drain, refuse_push};
+pub use report_status::{PushReport, ReportReader, read_report};
 pub use service::{GitEndpoint, GitService, RepoName, RepoNameError, RouteError, route};
 
 /// Why a receive-pack request body was refused before anything was forwarded.
