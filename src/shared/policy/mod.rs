@@ -17,6 +17,7 @@
 //!   patterns, principals and conditions), data only;
 //! - `parser`: raw JSON -> model, collecting findings ([`Policy::parse`]);
 //! - [`validate`](mod@validate): Access-Analyzer-style findings ([`validate()`]);
+//! - [`spans`]: where each statement starts and ends in its file;
 //! - [`index`]: [`PolicyIndex`], a store that only looks at the statements
 //!   that could apply to a request;
 //! - [`eval`]: whether statements cover a request, the decision
@@ -32,6 +33,7 @@ pub mod eval;
 pub mod index;
 pub mod matcher;
 pub mod raw;
+pub mod spans;
 pub mod validate;
 pub mod variables;
 
