@@ -12,6 +12,7 @@
 
 mod common;
 
+mod access_review;
 mod architecture;
 mod backend_cgi;
 mod backend_symrefs;
