@@ -493,3 +493,274 @@ fn simulate_config_output_and_usage_errors() {
         .assert_code(3)
         .assert_stderr_contains("role sessions only");
 }
+
+fn who_can(dir: &Path, action: &str, resource: &str, context: &[&str], json: bool) -> Run {
+    let mut args = vec![
+        "access", "who-can", "--config", "gitiam.toml", "--action", action, "--resource", resource,
+    ];
+    for c in context {
+        args.extend(["--context", c]);
+    }
+    if json {
+        args.push("--json");
+    }
+    gitiam(dir, &args).assert_code(0)
+}
+
+#[test]
+fn who_can_lists_principals_and_chains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write_config(root);
+    std::fs::create_dir_all(root.join("repos")).unwrap();
+    let (carol, partner) = (arn("user", "carol"), format!("arn:aws:iam::{PARTNER_ACCOUNT}:user/partner"));
+    let (deployer, ci) = (arn("role", "deployer"), arn("role", "ci"));
+
+    // Push to main: only the deployer role, reached three ways.
+    let run = who_can(
+        root,
+        "codecommit:GitPush",
+        REPO,
+        &["codecommit:References=refs/heads/main"],
+        false,
+    );
+    let expected = format!(
+        "{deployer}
+  via {carol} -> {deployer}
+  via {partner} -> {deployer} [when StringEquals {{\"sts:ExternalId\": \"partner-7\"}}]
+  via {OIDC} -> {ci} [when StringEquals {{\"token.example.test:aud\": \"sts.amazonaws.com\"}}; StringLike {{\"token.example.test:sub\": \"repo:org/app:*\"}}] -> {deployer}
+"
+    );
+    assert_eq!(run.stdout, expected);
+
+    // Push to a feature branch: alice through her group, and the deployer.
+    let run = who_can(
+        root,
+        "codecommit:GitPush",
+        REPO,
+        &["codecommit:References=refs/heads/feature"],
+        true,
+    );
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let principals: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["principal"].as_str().unwrap())
+        .collect();
+    assert_eq!(principals, [arn("user", "alice"), deployer.clone()]);
+    assert_eq!(
+        v[0]["statements"],
+        serde_json::json!([{"policy": "policies/developers.json", "sid": "PullAndPush"}])
+    );
+    assert_eq!(v[0]["via"], serde_json::json!([]));
+    assert_eq!(
+        v[1]["via"],
+        serde_json::json!([[carol, deployer], [partner, deployer], [OIDC, ci, deployer]])
+    );
+
+    // A release branch: bob too; pulls: everyone with a Git policy.
+    let run = who_can(
+        root,
+        "codecommit:GitPush",
+        REPO,
+        &["codecommit:References=refs/heads/release/2.0"],
+        false,
+    );
+    let tops: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(tops, [arn("user", "alice"), arn("user", "bob"), deployer.clone()]);
+    let run = who_can(root, "codecommit:GitPull", REPO, &[], false);
+    let tops: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        tops,
+        [arn("user", "alice"), arn("user", "bob"), ci.clone(), deployer.clone()]
+    );
+
+    // Who can assume the deployer role: the edges into it.
+    let run = who_can(root, "sts:AssumeRole", &deployer, &[], false);
+    let tops: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(tops, [carol.as_str(), partner.as_str(), ci.as_str()]);
+    // And the CI role through web identity.
+    let run = who_can(root, "sts:AssumeRoleWithWebIdentity", &ci, &[], false);
+    assert!(run.stdout.starts_with(&format!("{OIDC}\n  via {OIDC} -> {ci} [when ")), "{}", run.stdout);
+
+    // A bad configuration: 3, with the place.
+    write(root, "bad.toml", "[[accounts]]\nid = \"12\"\n");
+    gitiam(
+        root,
+        &["access", "who-can", "--config", "bad.toml", "--action", "codecommit:GitPull", "--resource", REPO],
+    )
+    .assert_code(3)
+    .assert_stderr_contains("bad.toml:2:");
+}
+
+/// Copies the configuration folder `from` into a new folder `to`.
+fn copy_config(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("policies")).unwrap();
+    std::fs::create_dir_all(to.join("repos")).unwrap();
+    std::fs::copy(from.join("gitiam.toml"), to.join("gitiam.toml")).unwrap();
+    for entry in std::fs::read_dir(from.join("policies")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join("policies").join(entry.file_name())).unwrap();
+    }
+}
+
+/// `gitiam access diff --config new/gitiam.toml --against old/gitiam.toml`.
+fn diff(root: &Path, new: &str, old: &str) -> Run {
+    let (new, old) = (format!("{new}/gitiam.toml"), format!("{old}/gitiam.toml"));
+    gitiam(root, &["access", "diff", "--config", &new, "--against", &old])
+}
+
+fn lines(run: &Run) -> Vec<String> {
+    run.stdout.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn diff_reports_gains_and_removals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let old = root.join("old");
+    write_config(&old);
+    std::fs::create_dir_all(old.join("repos")).unwrap();
+    let variant = |name: &str, edit: &dyn Fn(&Path)| -> PathBuf {
+        let dir = root.join(name);
+        copy_config(&old, &dir);
+        edit(&dir);
+        dir
+    };
+    let (alice, bob) = (arn("user", "alice"), arn("user", "bob"));
+    let partner = format!("arn:aws:iam::{PARTNER_ACCOUNT}:user/partner");
+    let deployer = arn("role", "deployer");
+
+    // Unchanged, and reformatted but equivalent: quiet, 0.
+    let same = diff(root, "old", "old").assert_code(0);
+    assert_eq!(same.stdout, "");
+    variant("reformatted", &|d| write(d, "policies/developers.json", DEVELOPERS_REFORMATTED));
+    let run = diff(root, "reformatted", "old").assert_code(0);
+    assert_eq!(run.stdout, "");
+
+    // A new grant hidden in a group policy: pushing to main.
+    variant("group", &|d| {
+        let text = DEVELOPERS.replace("\"refs/heads/main\"", "\"refs/heads/master\"");
+        write(d, "policies/developers.json", &text);
+    });
+    let run = diff(root, "group", "old").assert_code(1);
+    let got = lines(&run);
+    assert!(got.contains(&format!("+ {alice} codecommit:GitPush {REPO} refs/heads/main")), "{got:#?}");
+    // ... and master, named by the new policy, is now protected.
+    assert!(got.contains(&format!("- {alice} codecommit:GitPush {REPO} refs/heads/master")), "{got:#?}");
+
+    // A loosened condition: bob may push any branch.
+    variant("loosened", &|d| {
+        write(d, "policies/release.json", &RELEASE.replace("refs/heads/release/*", "refs/heads/*"));
+    });
+    let run = diff(root, "loosened", "old").assert_code(1);
+    let got = lines(&run);
+    assert!(got.contains(&format!("+ {bob} codecommit:GitPush {REPO} refs/heads/feature")) || got.iter().any(|l| l.starts_with(&format!("+ {bob} codecommit:GitPush {REPO} refs/heads/"))), "{got:#?}");
+    assert!(got.iter().all(|l| l.starts_with(&format!("+ {bob} codecommit:GitPush {REPO} refs/heads/"))), "{got:#?}");
+    assert!(!got.iter().any(|l| l.contains("refs/tags/")), "{got:#?}");
+
+    // A widened trust policy: the partner no longer needs the external id.
+    variant("trust", &|d| {
+        let text = DEPLOYER_TRUST.replace(
+            r#",
+      "Condition": { "StringEquals": { "sts:ExternalId": "partner-7" } }"#,
+            "",
+        );
+        assert_ne!(text, DEPLOYER_TRUST);
+        write(d, "policies/deployer-trust.json", &text);
+    });
+    let run = diff(root, "trust", "old").assert_code(1);
+    assert_eq!(
+        lines(&run),
+        [
+            format!("+ {partner} sts:AssumeRole {deployer}"),
+            format!("- {partner} sts:AssumeRole {deployer} [when StringEquals {{\"sts:ExternalId\": \"partner-7\"}}]"),
+        ]
+    );
+    // The reverse tightens: nothing gained.
+    let run = diff(root, "old", "trust").assert_code(0);
+    assert_eq!(
+        lines(&run),
+        [format!("~ {partner} sts:AssumeRole {deployer} [when StringEquals {{\"sts:ExternalId\": \"partner-7\"}}]")]
+    );
+
+    // A new role chain: the deployer may become a new admin role.
+    variant("chain", &|d| {
+        let mut config = std::fs::read_to_string(d.join("gitiam.toml")).unwrap();
+        config = config.replace(
+            "[[accounts.oidc_providers]]",
+            "[[accounts.roles]]\nname = \"admin\"\ntrust_policy = \"policies/admin-trust.json\"\n\n[[accounts.oidc_providers]]",
+        );
+        write(d, "gitiam.toml", &config);
+        write(
+            d,
+            "policies/admin-trust.json",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/deployer"},"Action":"sts:AssumeRole"}]}"#,
+        );
+        // The deployer's own policy must allow it too (the trust policy
+        // names the role, not its sessions).
+        let text = DEPLOYER.replace(
+            r#"}
+  ]"#,
+            r#"},
+    { "Sid": "BecomeAdmin", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::111122223333:role/admin" }
+  ]"#,
+        );
+        assert_ne!(text, DEPLOYER);
+        write(d, "policies/deployer.json", &text);
+    });
+    let run = diff(root, "chain", "old").assert_code(1);
+    assert_eq!(
+        lines(&run),
+        [format!("+ {deployer} sts:AssumeRole {}", arn("role", "admin"))]
+    );
+
+    // Removals only: 0, every line `-`.
+    variant("removed", &|d| {
+        let config = std::fs::read_to_string(d.join("gitiam.toml")).unwrap();
+        write(d, "gitiam.toml", &config.replace("policies = [\"policies/release.json\"]\n", ""));
+    });
+    let run = diff(root, "removed", "old").assert_code(0);
+    let got = lines(&run);
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|l| l.starts_with(&format!("- {bob} codecommit:Git"))), "{got:#?}");
+    assert!(got.contains(&format!("- {bob} codecommit:GitPull {REPO}")), "{got:#?}");
+
+    // JSON.
+    let run = gitiam(
+        root,
+        &["access", "diff", "--config", "trust/gitiam.toml", "--against", "old/gitiam.toml", "--json"],
+    )
+    .assert_code(1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v[0]["change"], "+");
+    assert_eq!(v[0]["action"], "sts:AssumeRole");
+    assert_eq!(v[1]["conditions"][0], "StringEquals {\"sts:ExternalId\": \"partner-7\"}");
+
+    // Usage: neither --against nor --against-git.
+    gitiam(root, &["access", "diff", "--config", "old/gitiam.toml"]).assert_code(3);
+}
+
+#[test]
+fn diff_against_a_git_revision() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write_config(root);
+    std::fs::create_dir_all(root.join("repos")).unwrap();
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    git_ok(root, &["add", "gitiam.toml", "policies"]);
+    git_ok(root, &["commit", "-q", "-m", "policies"]);
+    let against = ["access", "diff", "--config", "gitiam.toml", "--against-git", "HEAD"];
+    assert_eq!(gitiam(root, &against).assert_code(0).stdout, "");
+    write(root, "policies/release.json", &RELEASE.replace("refs/heads/release/*", "refs/*"));
+    let run = gitiam(root, &against).assert_code(1);
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with(&format!("+ {} codecommit:GitPush {REPO} refs/tags/", arn("user", "bob")))),
+        "{}",
+        run.stdout
+    );
+    gitiam(root, &["access", "diff", "--config", "gitiam.toml", "--against-git", "no-such-rev"])
+        .assert_code(3)
+        .assert_stderr_contains("--against-git no-such-rev");
+}
