@@ -85,6 +85,7 @@ pub enum Command {
 pub fn run(command: Command) -> Result<u8> {
     let exit = match command {
         Command::Validate(args) => validate::run(&args),
+        Command::Simulate(args) if args.config.is_some() => principal::run(&args),
         Command::Simulate(args) => simulate::run(&args),
     };
     Ok(exit.into())

@@ -132,9 +132,6 @@ pub(crate) fn bad_input(problems: &[String]) -> Exit {
 }
 
 pub(crate) fn run(args: &SimulateArgs) -> Exit {
-    if args.config.is_some() {
-        return super::principal::run(args);
-    }
     let mut problems = Vec::new();
     if args.policies.is_empty() {
         problems.push("--policy FILE is required".to_string());
