@@ -21,6 +21,7 @@ mod credential_helper;
 mod credential_interop;
 mod git_protocol;
 mod policy_cli;
+mod policy_findings;
 mod policy_matcher;
 mod policy_scenarios;
 mod proxy_git;
