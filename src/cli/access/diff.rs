@@ -97,7 +97,7 @@ fn print_text(changes: &[Change]) {
         }
         out.push('\n');
     }
-    print!("{out}");
+    crate::cli::print_out(&out);
 }
 
 fn print_json(changes: &[Change]) {
@@ -115,7 +115,7 @@ fn print_json(changes: &[Change]) {
         })
         .collect();
     match serde_json::to_string_pretty(&value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => crate::cli::print_out(&format!("{text}\n")),
         Err(e) => eprintln!("gitiam access diff: {e}"),
     }
 }

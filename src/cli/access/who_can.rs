@@ -88,7 +88,7 @@ fn print_text(grants: &[Grant]) {
             let _ = writeln!(out, "  via {}", parts.join(" -> "));
         }
     }
-    print!("{out}");
+    crate::cli::print_out(&out);
 }
 
 fn print_json(grants: &[Grant]) {
@@ -135,7 +135,7 @@ fn print_json(grants: &[Grant]) {
         })
         .collect();
     match serde_json::to_string_pretty(&value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => crate::cli::print_out(&format!("{text}\n")),
         Err(e) => eprintln!("gitiam access who-can: {e}"),
     }
 }

@@ -219,7 +219,7 @@ fn print_text(
     for e in &evaluation.errors {
         let _ = writeln!(out, "note: {e}");
     }
-    print!("{out}");
+    crate::cli::print_out(&out);
 }
 
 fn print_json(
@@ -279,7 +279,7 @@ fn print_json(
         }]
     });
     match serde_json::to_string_pretty(&value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => crate::cli::print_out(&format!("{text}\n")),
         Err(e) => eprintln!("gitiam policy simulate: {e}"),
     }
 }

@@ -183,7 +183,7 @@ pub(crate) fn run(args: &ValidateArgs) -> Exit {
     let files = json_files.len();
     if args.json {
         match serde_json::to_string_pretty(&json_files) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => crate::cli::print_out(&format!("{text}\n")),
             Err(e) => eprintln!("gitiam policy validate: {e}"),
         }
     } else {
@@ -195,7 +195,7 @@ pub(crate) fn run(args: &ValidateArgs) -> Exit {
             plural(errors),
             plural(warnings)
         );
-        print!("{out}");
+        crate::cli::print_out(&out);
     }
     if invalid == 0 {
         Exit::Ok

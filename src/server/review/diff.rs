@@ -34,7 +34,7 @@ use crate::shared::policy::arn::Arn;
 use crate::shared::policy::{Context, Effect, Policy};
 
 use super::principal::{Reviewer, SESSION_NAME, user_identity};
-use super::reach::Graph;
+use super::reach::{Graph, own_policies};
 
 /// A repository that no named pattern of either configuration matches.
 pub const OTHER_REPOSITORY: &str = "gitiam-review-other";
@@ -221,11 +221,7 @@ fn git_access(
     set: &mut AccessSet,
 ) {
     let context = reviewer.context(id);
-    // The first layer (the user's or the role's policies) must allow.
-    let allows: &[Arc<Policy>] = match id {
-        Identity::User(u) => &u.policies,
-        Identity::AssumedRole(s) => &s.role.policies,
-    };
+    let allows = own_policies(id);
     let statements: Vec<_> = allows
         .iter()
         .flat_map(|p| p.statements())

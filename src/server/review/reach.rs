@@ -26,7 +26,7 @@ use crate::shared::config::Role;
 use crate::shared::config::sts::OidcProvider;
 use crate::shared::policy::condition::Condition;
 use crate::shared::policy::{
-    self, Context, Decision, Effect, PolicyLayer, PrincipalInfo, Request, StatementRef,
+    self, Context, Decision, Effect, Policy, PolicyLayer, PrincipalInfo, Request, StatementRef,
 };
 
 use super::principal::{Reviewer, SESSION_NAME, user_identity};
@@ -153,6 +153,11 @@ impl Reviewer<'_> {
             return None;
         }
         let mut context = self.context(caller);
+        // Unless the trust policy names the caller itself, the caller's own
+        // policies must allow it too: skip the decision when none could.
+        if !names(role, caller.arn()) && !own_policies_may_allow(caller, &role.arn, &context) {
+            return None;
+        }
         access::add_role_context(&mut context, role);
         let decide = |ctx: &Context| {
             let d = access::decide_assume_role_of(caller, role, &[ASSUME_ROLE], ctx);
@@ -207,6 +212,39 @@ impl Reviewer<'_> {
             statements,
         })
     }
+}
+
+/// The policies of `id`'s first layer: the user's own and groups', or the
+/// role's (a session policy can only narrow them).
+pub fn own_policies(id: &Identity) -> &[Arc<Policy>] {
+    match id {
+        Identity::User(u) => &u.policies,
+        Identity::AssumedRole(s) => &s.role.policies,
+    }
+}
+
+/// A cheap necessary test for the caller's side of `sts:AssumeRole`: some
+/// `Allow` statement of its own policies covers the action on the role.
+fn own_policies_may_allow(caller: &Identity, role: &str, context: &Context) -> bool {
+    own_policies(caller).iter().flat_map(|p| p.statements()).any(|s| {
+        s.effect() == Effect::Allow
+            && s.matches_action(ASSUME_ROLE)
+            && s.matches_resource(role, context)
+    })
+}
+
+/// True when a trust statement names `arn` itself as an `AWS` principal,
+/// or everyone (`"*"`): then the server may not ask the caller's own
+/// policies, so the decision must be made.
+fn names(role: &Role, arn: &str) -> bool {
+    role.trust_policy.statements().iter().any(|s| {
+        s.principals().is_some_and(|(described, negated)| {
+            !negated
+                && described
+                    .split(", ")
+                    .any(|p| p == "\"*\"" || p.strip_prefix("AWS:") == Some(arn))
+        })
+    })
 }
 
 /// A cheap necessary test: some `Allow` statement of the trust policy
