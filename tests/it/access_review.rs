@@ -197,7 +197,13 @@ fn gitiam(cwd: &Path, args: &[&str]) -> Run {
 }
 
 /// `gitiam policy simulate --config gitiam.toml ...`: its exit code.
-fn simulate(dir: &Path, principal: &str, action: &str, reference: Option<&str>, extra: &[&str]) -> i32 {
+fn simulate(
+    dir: &Path,
+    principal: &str,
+    action: &str,
+    reference: Option<&str>,
+    extra: &[&str],
+) -> i32 {
     let mut args = vec![
         "policy",
         "simulate",
@@ -249,9 +255,18 @@ fn push(server: &TestServer, work: &Path, git: impl Fn(&Path) -> Command, refere
     let n = std::fs::read_to_string(work.join(&file)).map_or(0, |s| s.len());
     std::fs::write(work.join(&file), "x".repeat(n + 1)).unwrap();
     git_ok(work, &["add", &file]);
-    git_ok(work, &["commit", "-q", "-m", &format!("change {reference}")]);
+    git_ok(
+        work,
+        &["commit", "-q", "-m", &format!("change {reference}")],
+    );
     let out = git(work)
-        .args(["push", "-q", "--force", &server.url("demo"), &format!("HEAD:{reference}")])
+        .args([
+            "push",
+            "-q",
+            "--force",
+            &server.url("demo"),
+            &format!("HEAD:{reference}"),
+        ])
         .run();
     if std::env::var_os("ACCESS_REVIEW_DEBUG").is_some() {
         eprintln!("push {reference}: {}\n{}", out.succeeded(), out.stderr);
@@ -295,10 +310,30 @@ fn simulate_agrees_with_the_server() {
         }
     }
     // Some of each: the comparison is not vacuous.
-    assert!(simulate_push(root, &arn("user", "alice"), "refs/heads/feature", &[]));
-    assert!(!simulate_push(root, &arn("user", "alice"), "refs/heads/main", &[]));
-    assert!(simulate_push(root, &arn("user", "bob"), "refs/heads/release/1.0", &[]));
-    assert!(!simulate_push(root, &arn("user", "bob"), "refs/heads/feature", &[]));
+    assert!(simulate_push(
+        root,
+        &arn("user", "alice"),
+        "refs/heads/feature",
+        &[]
+    ));
+    assert!(!simulate_push(
+        root,
+        &arn("user", "alice"),
+        "refs/heads/main",
+        &[]
+    ));
+    assert!(simulate_push(
+        root,
+        &arn("user", "bob"),
+        "refs/heads/release/1.0",
+        &[]
+    ));
+    assert!(!simulate_push(
+        root,
+        &arn("user", "bob"),
+        "refs/heads/feature",
+        &[]
+    ));
 
     role_session_agrees(root, &server);
 }
@@ -336,7 +371,10 @@ fn role_session_agrees(root: &Path, server: &TestServer) {
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_PROFILE")
             .env("AWS_CONFIG_FILE", root.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", root.join("no-aws-credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                root.join("no-aws-credentials"),
+            )
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_CA_BUNDLE", server.cert())
             .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -370,7 +408,8 @@ fn role_session_agrees(root: &Path, server: &TestServer) {
             let pushed = push(server, &work, git, reference);
             let simulated = simulate_push(root, &principal, reference, &extra);
             assert_eq!(
-                pushed, simulated,
+                pushed,
+                simulated,
                 "session {session} pushing {reference}: server vs simulate\n{}",
                 server.log()
             );
@@ -432,7 +471,13 @@ fn simulate_config_output_and_usage_errors() {
         .iter()
         .map(|e| e["ContextKeyName"].as_str().unwrap())
         .collect();
-    for k in ["aws:username", "aws:userid", "aws:PrincipalType", "aws:CurrentTime", "aws:RequestedRegion"] {
+    for k in [
+        "aws:username",
+        "aws:userid",
+        "aws:PrincipalType",
+        "aws:CurrentTime",
+        "aws:RequestedRegion",
+    ] {
         assert!(keys.contains(&k), "{k} missing from {keys:?}");
     }
 
@@ -441,8 +486,17 @@ fn simulate_config_output_and_usage_errors() {
     let run = gitiam(
         root,
         &[
-            "policy", "simulate", "--config", "gitiam.toml", "--principal", &bob, "--action",
-            "codecommit:GitPush", "--resource", REPO, "--json",
+            "policy",
+            "simulate",
+            "--config",
+            "gitiam.toml",
+            "--principal",
+            &bob,
+            "--action",
+            "codecommit:GitPush",
+            "--resource",
+            REPO,
+            "--json",
         ],
     )
     .assert_code(0);
@@ -456,8 +510,16 @@ fn simulate_config_output_and_usage_errors() {
     let run = gitiam(
         root,
         &[
-            "policy", "simulate", "--config", "gitiam.toml", "--principal",
-            &arn("role", "deployer"), "--action", "codecommit:GitPush", "--resource", REPO,
+            "policy",
+            "simulate",
+            "--config",
+            "gitiam.toml",
+            "--principal",
+            &arn("role", "deployer"),
+            "--action",
+            "codecommit:GitPush",
+            "--resource",
+            REPO,
         ],
     )
     .assert_code(0);
@@ -473,8 +535,16 @@ fn simulate_config_output_and_usage_errors() {
     gitiam(
         root,
         &[
-            "policy", "simulate", "--config", "gitiam.toml", "--principal", &ghost, "--action",
-            "codecommit:GitPull", "--resource", REPO,
+            "policy",
+            "simulate",
+            "--config",
+            "gitiam.toml",
+            "--principal",
+            &ghost,
+            "--action",
+            "codecommit:GitPull",
+            "--resource",
+            REPO,
         ],
     )
     .assert_code(3)
@@ -482,8 +552,16 @@ fn simulate_config_output_and_usage_errors() {
     gitiam(
         root,
         &[
-            "policy", "simulate", "--config", "missing.toml", "--principal", &alice, "--action",
-            "codecommit:GitPull", "--resource", REPO,
+            "policy",
+            "simulate",
+            "--config",
+            "missing.toml",
+            "--principal",
+            &alice,
+            "--action",
+            "codecommit:GitPull",
+            "--resource",
+            REPO,
         ],
     )
     .assert_code(3);
@@ -496,7 +574,14 @@ fn simulate_config_output_and_usage_errors() {
 
 fn who_can(dir: &Path, action: &str, resource: &str, context: &[&str], json: bool) -> Run {
     let mut args = vec![
-        "access", "who-can", "--config", "gitiam.toml", "--action", action, "--resource", resource,
+        "access",
+        "who-can",
+        "--config",
+        "gitiam.toml",
+        "--action",
+        action,
+        "--resource",
+        resource,
     ];
     for c in context {
         args.extend(["--context", c]);
@@ -513,7 +598,10 @@ fn who_can_lists_principals_and_chains() {
     let root = tmp.path();
     write_config(root);
     std::fs::create_dir_all(root.join("repos")).unwrap();
-    let (carol, partner) = (arn("user", "carol"), format!("arn:aws:iam::{PARTNER_ACCOUNT}:user/partner"));
+    let (carol, partner) = (
+        arn("user", "carol"),
+        format!("arn:aws:iam::{PARTNER_ACCOUNT}:user/partner"),
+    );
     let (deployer, ci) = (arn("role", "deployer"), arn("role", "ci"));
 
     // Push to main: only the deployer role, reached three ways.
@@ -568,12 +656,20 @@ fn who_can_lists_principals_and_chains() {
         false,
     );
     let tops: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
-    assert_eq!(tops, [arn("user", "alice"), arn("user", "bob"), deployer.clone()]);
+    assert_eq!(
+        tops,
+        [arn("user", "alice"), arn("user", "bob"), deployer.clone()]
+    );
     let run = who_can(root, "codecommit:GitPull", REPO, &[], false);
     let tops: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(
         tops,
-        [arn("user", "alice"), arn("user", "bob"), ci.clone(), deployer.clone()]
+        [
+            arn("user", "alice"),
+            arn("user", "bob"),
+            ci.clone(),
+            deployer.clone()
+        ]
     );
 
     // Who can assume the deployer role: the edges into it.
@@ -582,13 +678,27 @@ fn who_can_lists_principals_and_chains() {
     assert_eq!(tops, [carol.as_str(), partner.as_str(), ci.as_str()]);
     // And the CI role through web identity.
     let run = who_can(root, "sts:AssumeRoleWithWebIdentity", &ci, &[], false);
-    assert!(run.stdout.starts_with(&format!("{OIDC}\n  via {OIDC} -> {ci} [when ")), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with(&format!("{OIDC}\n  via {OIDC} -> {ci} [when ")),
+        "{}",
+        run.stdout
+    );
 
     // A bad configuration: 3, with the place.
     write(root, "bad.toml", "[[accounts]]\nid = \"12\"\n");
     gitiam(
         root,
-        &["access", "who-can", "--config", "bad.toml", "--action", "codecommit:GitPull", "--resource", REPO],
+        &[
+            "access",
+            "who-can",
+            "--config",
+            "bad.toml",
+            "--action",
+            "codecommit:GitPull",
+            "--resource",
+            REPO,
+        ],
     )
     .assert_code(3)
     .assert_stderr_contains("bad.toml:2:");
@@ -608,7 +718,10 @@ fn copy_config(from: &Path, to: &Path) {
 /// `gitiam access diff --config new/gitiam.toml --against old/gitiam.toml`.
 fn diff(root: &Path, new: &str, old: &str) -> Run {
     let (new, old) = (format!("{new}/gitiam.toml"), format!("{old}/gitiam.toml"));
-    gitiam(root, &["access", "diff", "--config", &new, "--against", &old])
+    gitiam(
+        root,
+        &["access", "diff", "--config", &new, "--against", &old],
+    )
 }
 
 fn lines(run: &Run) -> Vec<String> {
@@ -635,7 +748,9 @@ fn diff_reports_gains_and_removals() {
     // Unchanged, and reformatted but equivalent: quiet, 0.
     let same = diff(root, "old", "old").assert_code(0);
     assert_eq!(same.stdout, "");
-    variant("reformatted", &|d| write(d, "policies/developers.json", DEVELOPERS_REFORMATTED));
+    variant("reformatted", &|d| {
+        write(d, "policies/developers.json", DEVELOPERS_REFORMATTED)
+    });
     let run = diff(root, "reformatted", "old").assert_code(0);
     assert_eq!(run.stdout, "");
 
@@ -646,18 +761,43 @@ fn diff_reports_gains_and_removals() {
     });
     let run = diff(root, "group", "old").assert_code(1);
     let got = lines(&run);
-    assert!(got.contains(&format!("+ {alice} codecommit:GitPush {REPO} refs/heads/main")), "{got:#?}");
+    assert!(
+        got.contains(&format!(
+            "+ {alice} codecommit:GitPush {REPO} refs/heads/main"
+        )),
+        "{got:#?}"
+    );
     // ... and master, named by the new policy, is now protected.
-    assert!(got.contains(&format!("- {alice} codecommit:GitPush {REPO} refs/heads/master")), "{got:#?}");
+    assert!(
+        got.contains(&format!(
+            "- {alice} codecommit:GitPush {REPO} refs/heads/master"
+        )),
+        "{got:#?}"
+    );
 
     // A loosened condition: bob may push any branch.
     variant("loosened", &|d| {
-        write(d, "policies/release.json", &RELEASE.replace("refs/heads/release/*", "refs/heads/*"));
+        write(
+            d,
+            "policies/release.json",
+            &RELEASE.replace("refs/heads/release/*", "refs/heads/*"),
+        );
     });
     let run = diff(root, "loosened", "old").assert_code(1);
     let got = lines(&run);
-    assert!(got.contains(&format!("+ {bob} codecommit:GitPush {REPO} refs/heads/feature")) || got.iter().any(|l| l.starts_with(&format!("+ {bob} codecommit:GitPush {REPO} refs/heads/"))), "{got:#?}");
-    assert!(got.iter().all(|l| l.starts_with(&format!("+ {bob} codecommit:GitPush {REPO} refs/heads/"))), "{got:#?}");
+    assert!(
+        got.contains(&format!(
+            "+ {bob} codecommit:GitPush {REPO} refs/heads/feature"
+        )) || got
+            .iter()
+            .any(|l| l.starts_with(&format!("+ {bob} codecommit:GitPush {REPO} refs/heads/"))),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .all(|l| l.starts_with(&format!("+ {bob} codecommit:GitPush {REPO} refs/heads/"))),
+        "{got:#?}"
+    );
     assert!(!got.iter().any(|l| l.contains("refs/tags/")), "{got:#?}");
 
     // A widened trust policy: the partner no longer needs the external id.
@@ -675,14 +815,18 @@ fn diff_reports_gains_and_removals() {
         lines(&run),
         [
             format!("+ {partner} sts:AssumeRole {deployer}"),
-            format!("- {partner} sts:AssumeRole {deployer} [when StringEquals {{\"sts:ExternalId\": \"partner-7\"}}]"),
+            format!(
+                "- {partner} sts:AssumeRole {deployer} [when StringEquals {{\"sts:ExternalId\": \"partner-7\"}}]"
+            ),
         ]
     );
     // The reverse tightens: nothing gained.
     let run = diff(root, "old", "trust").assert_code(0);
     assert_eq!(
         lines(&run),
-        [format!("~ {partner} sts:AssumeRole {deployer} [when StringEquals {{\"sts:ExternalId\": \"partner-7\"}}]")]
+        [format!(
+            "~ {partner} sts:AssumeRole {deployer} [when StringEquals {{\"sts:ExternalId\": \"partner-7\"}}]"
+        )]
     );
 
     // A new role chain: the deployer may become a new admin role.
@@ -713,30 +857,55 @@ fn diff_reports_gains_and_removals() {
     let run = diff(root, "chain", "old").assert_code(1);
     assert_eq!(
         lines(&run),
-        [format!("+ {deployer} sts:AssumeRole {}", arn("role", "admin"))]
+        [format!(
+            "+ {deployer} sts:AssumeRole {}",
+            arn("role", "admin")
+        )]
     );
 
     // Removals only: 0, every line `-`.
     variant("removed", &|d| {
         let config = std::fs::read_to_string(d.join("gitiam.toml")).unwrap();
-        write(d, "gitiam.toml", &config.replace("policies = [\"policies/release.json\"]\n", ""));
+        write(
+            d,
+            "gitiam.toml",
+            &config.replace("policies = [\"policies/release.json\"]\n", ""),
+        );
     });
     let run = diff(root, "removed", "old").assert_code(0);
     let got = lines(&run);
     assert!(!got.is_empty());
-    assert!(got.iter().all(|l| l.starts_with(&format!("- {bob} codecommit:Git"))), "{got:#?}");
-    assert!(got.contains(&format!("- {bob} codecommit:GitPull {REPO}")), "{got:#?}");
+    assert!(
+        got.iter()
+            .all(|l| l.starts_with(&format!("- {bob} codecommit:Git"))),
+        "{got:#?}"
+    );
+    assert!(
+        got.contains(&format!("- {bob} codecommit:GitPull {REPO}")),
+        "{got:#?}"
+    );
 
     // JSON.
     let run = gitiam(
         root,
-        &["access", "diff", "--config", "trust/gitiam.toml", "--against", "old/gitiam.toml", "--json"],
+        &[
+            "access",
+            "diff",
+            "--config",
+            "trust/gitiam.toml",
+            "--against",
+            "old/gitiam.toml",
+            "--json",
+        ],
     )
     .assert_code(1);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v[0]["change"], "+");
     assert_eq!(v[0]["action"], "sts:AssumeRole");
-    assert_eq!(v[1]["conditions"][0], "StringEquals {\"sts:ExternalId\": \"partner-7\"}");
+    assert_eq!(
+        v[1]["conditions"][0],
+        "StringEquals {\"sts:ExternalId\": \"partner-7\"}"
+    );
 
     // Usage: neither --against nor --against-git.
     gitiam(root, &["access", "diff", "--config", "old/gitiam.toml"]).assert_code(3);
@@ -751,16 +920,40 @@ fn diff_against_a_git_revision() {
     git_ok(root, &["init", "-q", "-b", "main"]);
     git_ok(root, &["add", "gitiam.toml", "policies"]);
     git_ok(root, &["commit", "-q", "-m", "policies"]);
-    let against = ["access", "diff", "--config", "gitiam.toml", "--against-git", "HEAD"];
+    let against = [
+        "access",
+        "diff",
+        "--config",
+        "gitiam.toml",
+        "--against-git",
+        "HEAD",
+    ];
     assert_eq!(gitiam(root, &against).assert_code(0).stdout, "");
-    write(root, "policies/release.json", &RELEASE.replace("refs/heads/release/*", "refs/*"));
+    write(
+        root,
+        "policies/release.json",
+        &RELEASE.replace("refs/heads/release/*", "refs/*"),
+    );
     let run = gitiam(root, &against).assert_code(1);
     assert!(
-        run.stdout.lines().any(|l| l.starts_with(&format!("+ {} codecommit:GitPush {REPO} refs/tags/", arn("user", "bob")))),
+        run.stdout.lines().any(|l| l.starts_with(&format!(
+            "+ {} codecommit:GitPush {REPO} refs/tags/",
+            arn("user", "bob")
+        ))),
         "{}",
         run.stdout
     );
-    gitiam(root, &["access", "diff", "--config", "gitiam.toml", "--against-git", "no-such-rev"])
-        .assert_code(3)
-        .assert_stderr_contains("--against-git no-such-rev");
+    gitiam(
+        root,
+        &[
+            "access",
+            "diff",
+            "--config",
+            "gitiam.toml",
+            "--against-git",
+            "no-such-rev",
+        ],
+    )
+    .assert_code(3)
+    .assert_stderr_contains("--against-git no-such-rev");
 }

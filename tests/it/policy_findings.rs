@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{self, CommandExt as _, Run};
 use crate::common::server::write;
+use crate::common::{self, CommandExt as _, Run};
 
 fn gitiam(cwd: &Path, args: &[&str]) -> Run {
     Command::new(common::bin("gitiam"))
@@ -33,7 +33,12 @@ fn findings(run: &Run) -> Vec<(String, String, Option<String>)> {
         .collect()
 }
 
-fn has(all: &[(String, String, Option<String>)], t: &str, code: &str, statement: Option<&str>) -> bool {
+fn has(
+    all: &[(String, String, Option<String>)],
+    t: &str,
+    code: &str,
+    statement: Option<&str>,
+) -> bool {
     all.iter()
         .any(|(ft, c, s)| ft == t && c == code && s.as_deref() == statement)
 }
@@ -87,10 +92,17 @@ fn identity_policy_findings() {
         ("SUGGESTION", "REDUNDANT_RESOURCE", Some("Push")),
         ("WARNING", "WILDCARD_WITHOUT_LIKE_OPERATOR", Some("Push")),
         ("WARNING", "TYPE_MISMATCH", Some("Tags")),
-        ("SECURITY_WARNING", "FOR_ALL_VALUES_WITHOUT_NULL", Some("Tags")),
+        (
+            "SECURITY_WARNING",
+            "FOR_ALL_VALUES_WITHOUT_NULL",
+            Some("Tags"),
+        ),
         ("SUGGESTION", "REDUNDANT_STATEMENT", Some("PushAgain")),
     ] {
-        assert!(has(&all, t, code, statement), "{t} {code} {statement:?} missing: {all:#?}");
+        assert!(
+            has(&all, t, code, statement),
+            "{t} {code} {statement:?} missing: {all:#?}"
+        );
     }
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let redundant = v[0]["findings"]
@@ -104,7 +116,10 @@ fn identity_policy_findings() {
         "\"codecommit:GitPush\" is already covered by \"codecommit:Git*\": remove it"
     );
     // The statement's place in the file.
-    assert_eq!(redundant["location"], serde_json::json!({"line": 3, "column": 5}));
+    assert_eq!(
+        redundant["location"],
+        serde_json::json!({"line": 3, "column": 5})
+    );
 
     // Text: one line per finding with its code.
     let run = gitiam(dir, &["policy", "validate", "sloppy.json"]).assert_code(0);
@@ -126,10 +141,23 @@ fn identity_policy_findings() {
     );
     let run = gitiam(dir, &["policy", "validate", "--json", "broken.json"]).assert_code(1);
     let all = findings(&run);
-    assert!(has(&all, "ERROR", "DATA_TYPE_MISMATCH", Some("A")) || has(&all, "ERROR", "INVALID_EFFECT", Some("A")), "{all:#?}");
-    assert!(has(&all, "ERROR", "UNIQUE_SIDS_REQUIRED", Some("A")), "{all:#?}");
-    assert!(has(&all, "ERROR", "UNSUPPORTED_PRINCIPAL", Some("A")), "{all:#?}");
-    assert!(has(&all, "ERROR", "EMPTY_ARRAY_ACTION", Some("C")), "{all:#?}");
+    assert!(
+        has(&all, "ERROR", "DATA_TYPE_MISMATCH", Some("A"))
+            || has(&all, "ERROR", "INVALID_EFFECT", Some("A")),
+        "{all:#?}"
+    );
+    assert!(
+        has(&all, "ERROR", "UNIQUE_SIDS_REQUIRED", Some("A")),
+        "{all:#?}"
+    );
+    assert!(
+        has(&all, "ERROR", "UNSUPPORTED_PRINCIPAL", Some("A")),
+        "{all:#?}"
+    );
+    assert!(
+        has(&all, "ERROR", "EMPTY_ARRAY_ACTION", Some("C")),
+        "{all:#?}"
+    );
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v[0]["valid"], false);
     assert_eq!(v[0]["kind"], "identity");
@@ -172,20 +200,53 @@ fn trust_policy_findings_and_config() {
     );
     let run = gitiam(
         dir,
-        &["policy", "validate", "--json", "--kind", "trust", "policies/open-trust.json"],
+        &[
+            "policy",
+            "validate",
+            "--json",
+            "--kind",
+            "trust",
+            "policies/open-trust.json",
+        ],
     )
     .assert_code(0);
     let all = findings(&run);
-    assert!(has(&all, "SECURITY_WARNING", "MISSING_OIDC_SUB_CONDITION", Some("AnyRepository")), "{all:#?}");
-    assert!(has(&all, "SECURITY_WARNING", "MISSING_AUDIENCE_CONDITION", Some("AnyRepository")), "{all:#?}");
+    assert!(
+        has(
+            &all,
+            "SECURITY_WARNING",
+            "MISSING_OIDC_SUB_CONDITION",
+            Some("AnyRepository")
+        ),
+        "{all:#?}"
+    );
+    assert!(
+        has(
+            &all,
+            "SECURITY_WARNING",
+            "MISSING_AUDIENCE_CONDITION",
+            Some("AnyRepository")
+        ),
+        "{all:#?}"
+    );
     write(dir, "policies/not-principal.json", NOT_PRINCIPAL_TRUST);
     let run = gitiam(
         dir,
-        &["policy", "validate", "--json", "--kind", "trust", "policies/not-principal.json"],
+        &[
+            "policy",
+            "validate",
+            "--json",
+            "--kind",
+            "trust",
+            "policies/not-principal.json",
+        ],
     )
     .assert_code(1);
     let all = findings(&run);
-    assert!(has(&all, "ERROR", "ALLOW_WITH_NOT_PRINCIPAL", Some("AllButOne")), "{all:#?}");
+    assert!(
+        has(&all, "ERROR", "ALLOW_WITH_NOT_PRINCIPAL", Some("AllButOne")),
+        "{all:#?}"
+    );
 
     // --config: each file as what the configuration uses it as. The pull
     // policy as a role's trust policy is an error (no Principal).
@@ -211,10 +272,14 @@ trust_policy = "policies/pull.json"
     );
     let run = gitiam(dir, &["policy", "validate", "--config", "gitiam.toml"]).assert_code(1);
     run.assert_stdout_contains("policies/pull.json: ok (identity policy)");
-    run.assert_stdout_contains("policies/open-trust.json: security warning: statement AnyRepository: Condition: ");
+    run.assert_stdout_contains(
+        "policies/open-trust.json: security warning: statement AnyRepository: Condition: ",
+    );
     run.assert_stdout_contains("[MISSING_OIDC_SUB_CONDITION]");
     run.assert_stdout_contains("policies/open-trust.json: ok (trust policy)");
-    run.assert_stdout_contains("policies/pull.json: error: statement Pull: Principal: missing Principal");
+    run.assert_stdout_contains(
+        "policies/pull.json: error: statement Pull: Principal: missing Principal",
+    );
     run.assert_stdout_contains("3 files checked: 2 valid, 1 invalid");
     // A configuration that does not parse: 1, with the reason.
     write(dir, "bad.toml", "[[accounts]]\nid = 12\n");

@@ -88,7 +88,11 @@ fn print_text(changes: &[Change]) {
     let mut out = String::new();
     for c in changes {
         let e = &c.entry;
-        let _ = write!(out, "{} {} {} {}", c.sign, e.principal, e.action, e.resource);
+        let _ = write!(
+            out,
+            "{} {} {} {}",
+            c.sign, e.principal, e.action, e.resource
+        );
         if let Some(r) = &e.reference {
             let _ = write!(out, " {r}");
         }
@@ -132,8 +136,7 @@ impl Drop for TempTree {
 /// Extracts revision `rev` of the git repository holding `config` into a
 /// temporary folder; returns the config's path there.
 fn checkout(config: &Path, rev: &str) -> Result<(PathBuf, TempTree), String> {
-    let config = std::fs::canonicalize(config)
-        .map_err(|e| format!("{}: {e}", config.display()))?;
+    let config = std::fs::canonicalize(config).map_err(|e| format!("{}: {e}", config.display()))?;
     let dir = config.parent().unwrap_or(Path::new("/"));
     let top = Command::new("git")
         .arg("-C")
@@ -157,10 +160,8 @@ fn checkout(config: &Path, rev: &str) -> Result<(PathBuf, TempTree), String> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let tree = TempTree(std::env::temp_dir().join(format!(
-        "gitiam-diff-{}-{nanos}",
-        std::process::id()
-    )));
+    let tree =
+        TempTree(std::env::temp_dir().join(format!("gitiam-diff-{}-{nanos}", std::process::id())));
     std::fs::create_dir_all(&tree.0).map_err(|e| format!("{}: {e}", tree.0.display()))?;
     // `git archive | tar -x`: the files as committed, without touching the
     // repository's index or work tree.

@@ -99,11 +99,8 @@ pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-
 /// `--context KEY=VALUE` entries (a repeated key gets several values).
-pub(crate) fn parse_context(
-    entries: &[String],
-) -> Result<crate::shared::policy::Context, String> {
+pub(crate) fn parse_context(entries: &[String]) -> Result<crate::shared::policy::Context, String> {
     let mut context = crate::shared::policy::Context::new();
     for entry in entries {
         match entry.split_once('=') {

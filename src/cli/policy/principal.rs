@@ -109,10 +109,7 @@ fn policies_of(identity: &Identity) -> Vec<Arc<Policy>> {
 
 /// Where each statement of `policies` is in its file: (source, label) ->
 /// span. A file that cannot be read again just has no positions.
-pub(crate) fn positions(
-    policies: &[Arc<Policy>],
-    base: &Path,
-) -> HashMap<(String, String), Span> {
+pub(crate) fn positions(policies: &[Arc<Policy>], base: &Path) -> HashMap<(String, String), Span> {
     let mut out = HashMap::new();
     for policy in policies {
         let source = Path::new(policy.source());
@@ -175,7 +172,11 @@ fn print_text(
             } else {
                 (Effect::Deny, "denied by")
             };
-            for t in sim.traces.iter().filter(|t| t.applies && t.effect == effect) {
+            for t in sim
+                .traces
+                .iter()
+                .filter(|t| t.applies && t.effect == effect)
+            {
                 let _ = writeln!(out, "{verb} {} ({})", t.statement, t.effect);
                 if let Some(at) = at(&t.statement) {
                     let _ = writeln!(out, "  {at}");

@@ -45,9 +45,8 @@ struct Target {
 fn config_targets(config: &Path) -> Result<Vec<Target>, String> {
     let text = std::fs::read_to_string(config)
         .map_err(|e| format!("{}: cannot read: {e}", config.display()))?;
-    let raw: RawConfig = toml::from_str(&text).map_err(|e| {
-        format!("{}: {}", config.display(), e.message().trim_end())
-    })?;
+    let raw: RawConfig = toml::from_str(&text)
+        .map_err(|e| format!("{}: {}", config.display(), e.message().trim_end()))?;
     let base = super::principal::config_base(config);
     let mut out: Vec<Target> = Vec::new();
     let mut add = |reference: &str, kind: PolicyKind| {

@@ -10,8 +10,8 @@ use crate::shared::policy::{
 
 use super::caller::Authenticated;
 use super::evaluate_identity_of;
-use crate::server::identity::Identity;
 use super::messages::not_authorized;
+use crate::server::identity::Identity;
 
 /// The outcome of [`decide_assume_role`].
 #[derive(Debug)]

@@ -101,7 +101,8 @@ impl Universe {
         if name.is_empty() {
             return;
         }
-        let exact_account = arn.account.len() == 12 && arn.account.bytes().all(|b| b.is_ascii_digit());
+        let exact_account =
+            arn.account.len() == 12 && arn.account.bytes().all(|b| b.is_ascii_digit());
         for account in accounts {
             if !exact_account || arn.account == account {
                 self.repositories
@@ -226,7 +227,8 @@ fn git_access(
         .iter()
         .flat_map(|p| p.statements())
         .filter(|s| {
-            s.effect() == Effect::Allow && (s.matches_action(GIT_PULL) || s.matches_action(GIT_PUSH))
+            s.effect() == Effect::Allow
+                && (s.matches_action(GIT_PULL) || s.matches_action(GIT_PUSH))
         })
         .collect();
     if statements.is_empty() {

@@ -27,6 +27,6 @@ pub mod simulate;
 pub mod who_can;
 
 pub use diff::{AccessEntry, AccessSet, Change, Universe, access_set, diff};
-pub use principal::{Reviewer, ReviewError};
+pub use principal::{ReviewError, Reviewer};
 pub use simulate::{Simulation, simulate};
 pub use who_can::{Grant, who_can};

@@ -226,11 +226,14 @@ pub fn own_policies(id: &Identity) -> &[Arc<Policy>] {
 /// A cheap necessary test for the caller's side of `sts:AssumeRole`: some
 /// `Allow` statement of its own policies covers the action on the role.
 fn own_policies_may_allow(caller: &Identity, role: &str, context: &Context) -> bool {
-    own_policies(caller).iter().flat_map(|p| p.statements()).any(|s| {
-        s.effect() == Effect::Allow
-            && s.matches_action(ASSUME_ROLE)
-            && s.matches_resource(role, context)
-    })
+    own_policies(caller)
+        .iter()
+        .flat_map(|p| p.statements())
+        .any(|s| {
+            s.effect() == Effect::Allow
+                && s.matches_action(ASSUME_ROLE)
+                && s.matches_resource(role, context)
+        })
 }
 
 /// True when a trust statement names `arn` itself as an `AWS` principal,
@@ -279,10 +282,8 @@ fn admit(
         context: base,
     };
     for t in policy::trace(&layers, &request) {
-        let admits_caller = t.effect == Effect::Allow
-            && t.action
-            && t.resource
-            && t.principal != Some(false);
+        let admits_caller =
+            t.effect == Effect::Allow && t.action && t.resource && t.principal != Some(false);
         let fails_on_known = t
             .conditions
             .iter()

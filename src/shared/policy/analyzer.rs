@@ -131,7 +131,11 @@ pub fn analyze(text: &str, source: &str, kind: PolicyKind) -> Vec<AnalyzerFindin
         };
         statement_checks(fields, kind, &mut push);
         // A statement repeated (all but its Sid) adds nothing.
-        if let Some(j) = statements.iter().take(i).position(|other| same_but_sid(statement, other)) {
+        if let Some(j) = statements
+            .iter()
+            .take(i)
+            .position(|other| same_but_sid(statement, other))
+        {
             let first = labels.get(j).cloned().unwrap_or_default();
             push(
                 FindingType::Suggestion,
@@ -310,13 +314,19 @@ fn key_family(key: &str) -> Option<Family> {
         "aws:sourceip" => Family::Ip,
         "aws:currenttime" | "aws:tokenissuetime" => Family::Date,
         "aws:epochtime" | "aws:multifactorauthage" | "sts:durationseconds" => Family::Numeric,
-        "aws:securetransport" | "aws:multifactorauthpresent" | "aws:viaawsservice" => {
-            Family::Bool
-        }
+        "aws:securetransport" | "aws:multifactorauthpresent" | "aws:viaawsservice" => Family::Bool,
         "aws:principalarn" | "aws:sourcearn" | "aws:federatedprovider" => Family::Arn,
-        "aws:username" | "aws:userid" | "aws:principalaccount" | "aws:principaltype"
-        | "aws:requestedregion" | "aws:sourceidentity" | "codecommit:references"
-        | "sts:externalid" | "sts:rolesessionname" | "sts:sourceidentity" | "aws:tagkeys"
+        "aws:username"
+        | "aws:userid"
+        | "aws:principalaccount"
+        | "aws:principaltype"
+        | "aws:requestedregion"
+        | "aws:sourceidentity"
+        | "codecommit:references"
+        | "sts:externalid"
+        | "sts:rolesessionname"
+        | "sts:sourceidentity"
+        | "aws:tagkeys"
         | "sts:transitivetagkeys" => Family::String,
         _ if k.starts_with("aws:principaltag/")
             || k.starts_with("aws:requesttag/")
@@ -339,17 +349,29 @@ fn condition_checks(
     let family = op.base.family();
     let like = matches!(
         op.base,
-        BaseOperator::StringLike | BaseOperator::StringNotLike | BaseOperator::ArnLike | BaseOperator::ArnNotLike
+        BaseOperator::StringLike
+            | BaseOperator::StringNotLike
+            | BaseOperator::ArnLike
+            | BaseOperator::ArnNotLike
     );
     if matches!(family, Family::String | Family::Arn)
         && !like
-        && values.iter().any(|v| v.contains(['*', '?']) && !v.contains("${"))
+        && values
+            .iter()
+            .any(|v| v.contains(['*', '?']) && !v.contains("${"))
     {
         push(
             FindingType::Warning,
             "WILDCARD_WITHOUT_LIKE_OPERATOR",
             &field,
-            format!("{name} compares \"*\" and \"?\" literally: use {} to match a pattern", if family == Family::Arn { "ArnLike" } else { "StringLike" }),
+            format!(
+                "{name} compares \"*\" and \"?\" literally: use {} to match a pattern",
+                if family == Family::Arn {
+                    "ArnLike"
+                } else {
+                    "StringLike"
+                }
+            ),
         );
     }
     if let Some(expected) = key_family(key) {
@@ -357,14 +379,22 @@ fn condition_checks(
         let fits = family == expected
             || family == Family::Null
             || (expected == Family::Arn && family == Family::String)
-            || (expected == Family::Numeric && family == Family::Date && key.eq_ignore_ascii_case("aws:EpochTime"))
-            || (expected == Family::Date && family == Family::Numeric && key.eq_ignore_ascii_case("aws:EpochTime"));
+            || (expected == Family::Numeric
+                && family == Family::Date
+                && key.eq_ignore_ascii_case("aws:EpochTime"))
+            || (expected == Family::Date
+                && family == Family::Numeric
+                && key.eq_ignore_ascii_case("aws:EpochTime"));
         if !fits {
             push(
                 FindingType::Warning,
                 "TYPE_MISMATCH",
                 &field,
-                format!("{key} holds {} values: use a {} operator instead of {name}", family_name(expected), family_name(expected)),
+                format!(
+                    "{key} holds {} values: use a {} operator instead of {name}",
+                    family_name(expected),
+                    family_name(expected)
+                ),
             );
         }
     }
@@ -413,7 +443,9 @@ fn oidc_checks(
                 FindingType::SecurityWarning,
                 "MISSING_OIDC_SUB_CONDITION",
                 "Condition",
-                format!("the statement admits every token of {host}, whatever its subject: add a condition on \"{host}:sub\" (StringEquals, or StringLike such as \"repo:ORG/REPO:*\"), or any repository's CI can assume the role"),
+                format!(
+                    "the statement admits every token of {host}, whatever its subject: add a condition on \"{host}:sub\" (StringEquals, or StringLike such as \"repo:ORG/REPO:*\"), or any repository's CI can assume the role"
+                ),
             );
         }
         if !restricts("aud") {
@@ -421,7 +453,9 @@ fn oidc_checks(
                 FindingType::SecurityWarning,
                 "MISSING_AUDIENCE_CONDITION",
                 "Condition",
-                format!("the statement admits tokens of {host} issued for any audience: add a condition on \"{host}:aud\" with the client id the tokens are requested for"),
+                format!(
+                    "the statement admits tokens of {host} issued for any audience: add a condition on \"{host}:aud\" with the client id the tokens are requested for"
+                ),
             );
         }
     }
@@ -482,8 +516,14 @@ mod tests {
     fn oidc_trust_checks() {
         let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/token.example.test"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
         let c = codes(open, PolicyKind::Trust);
-        assert!(c.contains(&"SECURITY_WARNING MISSING_OIDC_SUB_CONDITION".to_string()), "{c:?}");
-        assert!(c.contains(&"SECURITY_WARNING MISSING_AUDIENCE_CONDITION".to_string()), "{c:?}");
+        assert!(
+            c.contains(&"SECURITY_WARNING MISSING_OIDC_SUB_CONDITION".to_string()),
+            "{c:?}"
+        );
+        assert!(
+            c.contains(&"SECURITY_WARNING MISSING_AUDIENCE_CONDITION".to_string()),
+            "{c:?}"
+        );
         let scoped = open.replace(
             r#""Action":"sts:AssumeRoleWithWebIdentity""#,
             r#""Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.example.test:aud":"sts.amazonaws.com"},"StringLike":{"token.example.test:sub":"repo:org/app:*"}}"#,
@@ -491,6 +531,9 @@ mod tests {
         assert_eq!(codes(&scoped, PolicyKind::Trust), Vec::<String>::new());
         // A sub condition that matches everything does not count.
         let star = scoped.replace("repo:org/app:*", "*");
-        assert!(codes(&star, PolicyKind::Trust).contains(&"SECURITY_WARNING MISSING_OIDC_SUB_CONDITION".to_string()));
+        assert!(
+            codes(&star, PolicyKind::Trust)
+                .contains(&"SECURITY_WARNING MISSING_OIDC_SUB_CONDITION".to_string())
+        );
     }
 }
