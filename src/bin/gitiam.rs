@@ -23,6 +23,9 @@ enum Command {
     /// Validate and simulate IAM policy files.
     #[command(subcommand)]
     Policy(cli::policy::Command),
+    /// Review access over a whole configuration: who can, what a change grants.
+    #[command(subcommand)]
+    Access(cli::access::Command),
     /// Manage the STS key file (list, add, activate, rotate, remove keys).
     #[command(subcommand, name = "sts-keys")]
     StsKeys(cli::sts_keys::Command),
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Quickstart(args) => cli::quickstart::run(args),
         Command::Policy(command) => cli::policy::run(command),
+        Command::Access(command) => cli::access::run(command),
         Command::StsKeys(command) => cli::sts_keys::run(command),
         Command::Events(command) => cli::events::run(command),
     };

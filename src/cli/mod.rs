@@ -2,6 +2,7 @@
 //! its own module and returns an [`std::process::ExitCode`]-compatible code.
 
 pub mod events;
+pub mod access;
 pub mod policy;
 pub mod quickstart;
 pub mod serve;
@@ -14,3 +15,12 @@ pub const EXIT_FAILURE: u8 = 1;
 /// argument). The same as `policy simulate`'s "invalid request", and never
 /// one that a subcommand uses for a result.
 pub const EXIT_USAGE: u8 = 3;
+
+/// Writes `text` to standard output; a closed pipe (`| head`) is not an
+/// error worth a panic, so write errors are ignored.
+pub(crate) fn print_out(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}

@@ -18,6 +18,8 @@
 //! - [`state`], [`reload`] and [`tls`]: what the front doors share at run
 //!   time;
 //! - [`https`]: the HTTPS front door;
+//! - [`review`]: access review for policy editors (simulate a principal,
+//!   who can, what a change grants), with the access core's decisions;
 //! - [`ssh`]: the SSH front door (public keys, `git-upload-pack` and
 //!   `git-receive-pack` run on the embedded backend's repositories).
 
@@ -31,6 +33,7 @@ pub mod identity;
 pub mod metrics;
 pub mod proxy_protocol;
 pub mod reload;
+pub mod review;
 pub mod session;
 pub mod ssh;
 pub mod state;

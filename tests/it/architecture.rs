@@ -31,6 +31,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("server::sts", 6),
     ("server::state", 7),
     ("server::reload", 8),
+    ("server::review", 8),
     ("server::https", 9),
     ("server::ssh", 9),
     ("server", 10),

@@ -12,6 +12,7 @@
 
 mod common;
 
+mod access_review;
 mod architecture;
 mod backend_cgi;
 mod backend_symrefs;
@@ -21,6 +22,7 @@ mod credential_interop;
 mod fleet;
 mod git_protocol;
 mod policy_cli;
+mod policy_findings;
 mod policy_matcher;
 mod policy_scenarios;
 mod proxy_git;

@@ -21,8 +21,11 @@ pub use git::{
     GitAccess, GitDecision, RefChain, RefEvaluation, decide, decide_push, git_action,
     repository_arn,
 };
-pub use role::{RoleDecision, decide_assume_role, evaluate_trust};
+pub use role::{
+    RoleDecision, add_role_context, decide_assume_role, decide_assume_role_of, evaluate_trust,
+};
 
+use crate::server::identity::Identity;
 use crate::shared::policy::{self, Context, Evaluation};
 
 /// `codecommit:GitPull`.
@@ -40,7 +43,20 @@ pub fn evaluate_identity(
     resource: &str,
     context: &Context,
 ) -> Evaluation {
-    let layers = caller.identity().policy_layers();
+    evaluate_identity_of(caller.identity(), action, resource, context)
+}
+
+/// [`evaluate_identity`] for an identity that made no request: the access
+/// review tools (`gitiam policy simulate --config`, `gitiam access`) ask
+/// what a principal of the configuration would get, with the very code the
+/// request path uses. Requests go through the [`Authenticated`] wrapper.
+pub fn evaluate_identity_of(
+    identity: &Identity,
+    action: &str,
+    resource: &str,
+    context: &Context,
+) -> Evaluation {
+    let layers = identity.policy_layers();
     policy::evaluate(
         &layers,
         &policy::Request {

@@ -9,8 +9,9 @@ use crate::shared::policy::{
 };
 
 use super::caller::Authenticated;
-use super::evaluate_identity;
+use super::evaluate_identity_of;
 use super::messages::not_authorized;
+use crate::server::identity::Identity;
 
 /// The outcome of [`decide_assume_role`].
 #[derive(Debug)]
@@ -21,6 +22,14 @@ pub struct RoleDecision {
     pub deciding: Vec<StatementRef>,
     /// The AccessDenied message, when refused.
     pub denied: Option<String>,
+}
+
+/// Adds the role's tags as `aws:ResourceTag/...`: the role is the resource
+/// both AssumeRole paths decide on.
+pub fn add_role_context(context: &mut Context, role: &Role) {
+    for (k, v) in &role.tags {
+        context.insert(format!("aws:ResourceTag/{k}"), v.clone());
+    }
 }
 
 /// Evaluates `role`'s trust policy for `principal` doing `action`.
@@ -50,7 +59,17 @@ pub fn decide_assume_role(
     actions: &[&str],
     context: &Context,
 ) -> RoleDecision {
-    let identity = caller.identity();
+    decide_assume_role_of(caller.identity(), role, actions, context)
+}
+
+/// [`decide_assume_role`] for an identity that made no request (the access
+/// review tools; see [`super::evaluate_identity_of`]).
+pub fn decide_assume_role_of(
+    identity: &Identity,
+    role: &Role,
+    actions: &[&str],
+    context: &Context,
+) -> RoleDecision {
     let caller_arn = identity.arn();
     let principal = identity.principal_info();
     // The caller named by its own ARN (no account-wide entry): an
@@ -85,7 +104,7 @@ pub fn decide_assume_role(
         if names_caller {
             continue;
         }
-        let own = evaluate_identity(caller, action, &role.arn, context);
+        let own = evaluate_identity_of(identity, action, &role.arn, context);
         outcome.decision = own.decision;
         outcome.deciding.extend(own.deciding.iter().cloned());
         let reason = match own.decision {

@@ -91,7 +91,5 @@ pub(super) fn base_context(ctx: &StsContext<'_>, req: &StsRequest<'_>) -> Contex
 /// The role's tags as `aws:ResourceTag/...`: the role is the resource both
 /// AssumeRole paths decide on.
 pub(super) fn add_role_context(context: &mut Context, role: &Role) {
-    for (k, v) in &role.tags {
-        context.insert(format!("aws:ResourceTag/{k}"), v.clone());
-    }
+    access::add_role_context(context, role);
 }

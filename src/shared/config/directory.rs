@@ -155,6 +155,11 @@ impl Directory {
         self.accounts.values().flat_map(|a| a.users.values())
     }
 
+    /// Every role of every account, by account then name.
+    pub fn roles(&self) -> impl Iterator<Item = &Arc<Role>> {
+        self.accounts.values().flat_map(|a| a.roles.values())
+    }
+
     /// Number of long-term access keys (active or not).
     pub fn access_key_count(&self) -> usize {
         self.keys.len()

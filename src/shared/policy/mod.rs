@@ -17,6 +17,8 @@
 //!   patterns, principals and conditions), data only;
 //! - `parser`: raw JSON -> model, collecting findings ([`Policy::parse`]);
 //! - [`validate`](mod@validate): Access-Analyzer-style findings ([`validate()`]);
+//! - [`spans`]: where each statement starts and ends in its file;
+//! - [`analyzer`]: findings with Access Analyzer's types and issue codes;
 //! - [`index`]: [`PolicyIndex`], a store that only looks at the statements
 //!   that could apply to a request;
 //! - [`eval`]: whether statements cover a request, the decision
@@ -24,6 +26,7 @@
 //!
 //! Nothing here depends on an async runtime or on network code.
 
+pub mod analyzer;
 pub mod arn;
 pub mod ast;
 pub mod condition;
@@ -32,6 +35,7 @@ pub mod eval;
 pub mod index;
 pub mod matcher;
 pub mod raw;
+pub mod spans;
 pub mod validate;
 pub mod variables;
 

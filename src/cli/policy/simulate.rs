@@ -1,94 +1,16 @@
-//! `gitiam policy validate|simulate`: the tools for people editing policy
-//! files. `validate` checks files the way IAM Access Analyzer does;
-//! `simulate` decides one request like `aws iam simulate-custom-policy` and
-//! explains which statement decided.
+//! `gitiam policy simulate`: one request decided against policy files, or
+//! with `--config` against what a configuration's principal has.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Result;
-
+use super::{Exit, display};
 use crate::shared::policy::arn::Arn;
 use crate::shared::policy::{
     Context, Decision, Effect, Policy, PolicyError, PolicyKind, PolicyLayer, PrincipalInfo,
-    Request, Severity, StatementTrace, evaluate, trace, validate,
+    Request, StatementTrace, evaluate, trace,
 };
-
-/// Exit statuses of `gitiam policy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Exit {
-    /// `validate`: every file is valid (warnings allowed). `simulate`: allowed.
-    Ok = 0,
-    /// `validate`: some file is invalid or unreadable.
-    Invalid = 1,
-    /// `simulate`: explicit or implicit deny.
-    Denied = 2,
-    /// `simulate`: a policy or the request itself is invalid.
-    BadInput = 3,
-}
-
-impl From<Exit> for u8 {
-    fn from(exit: Exit) -> u8 {
-        exit as u8
-    }
-}
-
-/// What a policy file is used as (`--kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum KindArg {
-    /// Guess per file: a trust policy when every statement has a Principal
-    /// and grants only sts: actions, otherwise an identity policy.
-    Auto,
-    /// Attached to a user, group or role (needs Resource, no Principal).
-    Identity,
-    /// A role trust policy (needs Principal, no Resource).
-    Trust,
-    /// A session policy passed to AssumeRole (like identity).
-    Session,
-}
-
-impl KindArg {
-    fn resolve(self, text: &str) -> PolicyKind {
-        match self {
-            KindArg::Auto => PolicyKind::guess(text),
-            KindArg::Identity => PolicyKind::Identity,
-            KindArg::Trust => PolicyKind::Trust,
-            KindArg::Session => PolicyKind::Session,
-        }
-    }
-}
-
-/// Subcommands of `gitiam policy`.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Check policy files the way IAM Access Analyzer does: JSON syntax
-    /// (file:line:column), unknown keys, bad Effect, missing or conflicting
-    /// elements, unknown condition operators, malformed ARNs, Principal in
-    /// identity policies, duplicate Sids (errors) and unknown codecommit:/sts:
-    /// actions (warnings, with the closest known name). Exit 0 when every file
-    /// is valid (warnings allowed), 1 otherwise; every file is checked.
-    Validate(ValidateArgs),
-    /// Decide one request against policy files, like `aws iam
-    /// simulate-custom-policy`. The first output line is `allowed`,
-    /// `explicitDeny` or `implicitDeny`; the following lines say which
-    /// statement decided and why. Exit 0 allowed, 2 denied, 3 invalid policy
-    /// or request.
-    Simulate(SimulateArgs),
-}
-
-/// Arguments of `gitiam policy validate`.
-#[derive(Debug, clap::Args)]
-pub struct ValidateArgs {
-    /// Policy files to check.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-    /// What the files are used as; `auto` guesses per file (trust policy when
-    /// every statement has a Principal and grants only sts: actions).
-    #[arg(long, value_enum, default_value_t = KindArg::Auto)]
-    pub kind: KindArg,
-}
 
 /// Arguments of `gitiam policy simulate`.
 #[derive(Debug, clap::Args)]
@@ -122,86 +44,21 @@ pub struct SimulateArgs {
     /// Repeat a key to give it several values.
     #[arg(long = "context", value_name = "KEY=VALUE")]
     pub context: Vec<String>,
+    /// A configuration (gitiam.toml): decide with what `--principal` has
+    /// there, as the server would (a user's own and groups' policies; a
+    /// role's policies for a session of it, intersected with
+    /// `--session-policy`), with the context keys the server fills for it.
+    /// Not with `--policy` or `--boundary`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print one JSON object (decision, deciding statements, every
     /// statement's trace, errors) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Runs the command; returns the process exit code.
-pub fn run(command: Command) -> Result<u8> {
-    let exit = match command {
-        Command::Validate(args) => run_validate(&args),
-        Command::Simulate(args) => run_simulate(&args),
-    };
-    Ok(exit.into())
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
-}
-
-fn run_validate(args: &ValidateArgs) -> Exit {
-    let mut out = String::new();
-    let (mut invalid, mut errors, mut warnings) = (0usize, 0usize, 0usize);
-    for path in &args.files {
-        let name = display(path);
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) => {
-                let _ = writeln!(out, "{name}: error: cannot read: {e}");
-                invalid += 1;
-                errors += 1;
-                continue;
-            }
-        };
-        let kind = args.kind.resolve(&text);
-        let findings = validate(&text, &name, kind);
-        let file_errors = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count();
-        for finding in &findings {
-            match finding.location {
-                Some((line, column)) => {
-                    let _ = writeln!(out, "{name}:{line}:{column}: {}", finding.message);
-                }
-                None => {
-                    let _ = writeln!(out, "{name}: {finding}");
-                }
-            }
-        }
-        if file_errors == 0 {
-            let _ = writeln!(out, "{name}: ok ({} policy)", kind.name());
-        } else {
-            invalid += 1;
-        }
-        errors += file_errors;
-        warnings += findings.len() - file_errors;
-    }
-    let files = args.files.len();
-    let _ = writeln!(
-        out,
-        "{files} file{} checked: {} valid, {invalid} invalid ({errors} error{}, {warnings} warning{})",
-        plural(files),
-        files - invalid,
-        plural(errors),
-        plural(warnings)
-    );
-    print!("{out}");
-    if invalid == 0 {
-        Exit::Ok
-    } else {
-        Exit::Invalid
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 /// Reads and parses policy files for `simulate`; `Err` carries the messages.
-fn load(paths: &[PathBuf]) -> Result<Vec<Arc<Policy>>, Vec<String>> {
+pub(crate) fn load(paths: &[PathBuf]) -> Result<Vec<Arc<Policy>>, Vec<String>> {
     let mut policies = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
@@ -267,14 +124,14 @@ fn build_context(
     Ok(context)
 }
 
-fn bad_input(problems: &[String]) -> Exit {
+pub(crate) fn bad_input(problems: &[String]) -> Exit {
     for p in problems {
         eprintln!("gitiam policy simulate: {p}");
     }
     Exit::BadInput
 }
 
-fn run_simulate(args: &SimulateArgs) -> Exit {
+pub(crate) fn run(args: &SimulateArgs) -> Exit {
     let mut problems = Vec::new();
     if args.policies.is_empty() {
         problems.push("--policy FILE is required".to_string());
@@ -365,7 +222,7 @@ fn layer_names(args: &SimulateArgs) -> Vec<&'static str> {
     names
 }
 
-fn explain(t: &StatementTrace, request: &Request<'_>) -> Vec<String> {
+pub(crate) fn explain(t: &StatementTrace, request: &Request<'_>) -> Vec<String> {
     let yes = |b: bool| if b { "matches" } else { "does not match" };
     let mut lines = vec![
         format!("action {} {}", request.action, yes(t.action)),
