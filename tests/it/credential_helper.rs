@@ -294,6 +294,20 @@ fn no_credentials_unknown_profile_no_region() {
             && out.stderr.contains("known profiles: dev"),
         "unexpected output",
     );
+    // With a host that names no region (a gitiam server), the missing
+    // profile is still what is reported, not the region.
+    let out = sb.run(
+        &["--profile", "nope", "get"],
+        &[],
+        &request("git.example.com:8443", "v1/repos/x"),
+    );
+    let out = out.assert_failure();
+    out.check(
+        out.stderr.starts_with("git-credential-gitiam: profile `nope` not found")
+            && out.stderr.contains("known profiles: dev")
+            && !out.stderr.contains("region"),
+        "expected the unknown profile, not the region",
+    );
     let out = sb.run(
         &["get"],
         &[("AWS_PROFILE", "nope2")],
