@@ -508,25 +508,41 @@ mod tests {
             "registrationExpiresAt": "2030-06-01T00:00:00UTC", "extra": 1}"#;
         let t = CachedToken::parse(text).unwrap();
         assert_eq!(t.access_token(), "SECRETTOKEN");
-        assert_eq!(t.expires_at, parse_timestamp("2030-01-01T00:00:00Z").unwrap());
+        assert_eq!(
+            t.expires_at,
+            parse_timestamp("2030-01-01T00:00:00Z").unwrap()
+        );
         let g = t.refresh_grant().unwrap();
         assert_eq!(
             g.registration_expires_at,
             parse_timestamp("2030-06-01T00:00:00Z").unwrap()
         );
         let dbg = format!("{t:?} {g:?}");
-        assert!(!dbg.contains("SECRETTOKEN") && !dbg.contains("csecret") && !dbg.contains("rtok"), "{dbg}");
+        assert!(
+            !dbg.contains("SECRETTOKEN") && !dbg.contains("csecret") && !dbg.contains("rtok"),
+            "{dbg}"
+        );
         let now = parse_timestamp("2029-12-31T23:00:00Z").unwrap();
-        let new = parse_create_token(br#"{"accessToken": "NEW", "expiresIn": 3600, "tokenType": "Bearer"}"#).unwrap();
+        let new = parse_create_token(
+            br#"{"accessToken": "NEW", "expiresIn": 3600, "tokenType": "Bearer"}"#,
+        )
+        .unwrap();
         let r = t.refreshed(&new, "https://d-123.awsapps.com/start", "us-east-1", now);
         assert_eq!(r.access_token(), "NEW");
         assert_eq!(r.field("expiresAt"), Some("2030-01-01T00:00:00Z"));
         assert_eq!(r.field("refreshToken"), Some("rtok"));
         assert_eq!(r.fields.get("extra"), Some(&Value::from(1)));
         // Without the registration: no refresh.
-        let bare = CachedToken::parse(br#"{"accessToken": "a", "expiresAt": "2030-01-01T00:00:00Z"}"#).unwrap();
+        let bare =
+            CachedToken::parse(br#"{"accessToken": "a", "expiresAt": "2030-01-01T00:00:00Z"}"#)
+                .unwrap();
         assert!(bare.refresh_grant().is_none());
-        for bad in [&b"[]"[..], b"{}", br#"{"accessToken": "SECRETTOKEN"}"#, br#"{"accessToken": "SECRETTOKEN", "expiresAt": "soon"}"#] {
+        for bad in [
+            &b"[]"[..],
+            b"{}",
+            br#"{"accessToken": "SECRETTOKEN"}"#,
+            br#"{"accessToken": "SECRETTOKEN", "expiresAt": "soon"}"#,
+        ] {
             let e = CachedToken::parse(bad).unwrap_err();
             assert!(!e.contains("SECRETTOKEN"), "{e}");
         }
@@ -536,18 +552,38 @@ mod tests {
     fn parses_role_credentials_and_errors() {
         let c = parse_role_credentials(br#"{"roleCredentials": {"accessKeyId": "ASIA1", "secretAccessKey": "s", "sessionToken": "t", "expiration": 1893456000000}}"#).unwrap();
         assert_eq!(c.git_username(), "ASIA1%t");
-        assert_eq!(c.expiration, Some(UNIX_EPOCH + Duration::from_secs(1_893_456_000)));
+        assert_eq!(
+            c.expiration,
+            Some(UNIX_EPOCH + Duration::from_secs(1_893_456_000))
+        );
         assert!(parse_role_credentials(br#"{"roleCredentials": {"accessKeyId": "A", "secretAccessKey": "s", "sessionToken": "t"}}"#).is_err());
         assert!(parse_role_credentials(b"<html/>").is_err());
         assert_eq!(
-            parse_error(Some("UnauthorizedException:http://internal.amazon.com/"), br#"{"message": "Session token not found or invalid"}"#, 401),
-            ("UnauthorizedException".into(), "Session token not found or invalid".into())
+            parse_error(
+                Some("UnauthorizedException:http://internal.amazon.com/"),
+                br#"{"message": "Session token not found or invalid"}"#,
+                401
+            ),
+            (
+                "UnauthorizedException".into(),
+                "Session token not found or invalid".into()
+            )
         );
         assert_eq!(
-            parse_error(None, br#"{"error": "invalid_grant", "error_description": "expired"}"#, 400),
+            parse_error(
+                None,
+                br#"{"error": "invalid_grant", "error_description": "expired"}"#,
+                400
+            ),
             ("invalid_grant".into(), "expired".into())
         );
-        assert_eq!(parse_error(None, b"", 502), ("HTTP 502".into(), String::new()));
-        assert_eq!(format_cache_time(UNIX_EPOCH + Duration::from_secs(1_893_456_000)), "2030-01-01T00:00:00Z");
+        assert_eq!(
+            parse_error(None, b"", 502),
+            ("HTTP 502".into(), String::new())
+        );
+        assert_eq!(
+            format_cache_time(UNIX_EPOCH + Duration::from_secs(1_893_456_000)),
+            "2030-01-01T00:00:00Z"
+        );
     }
 }

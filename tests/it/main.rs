@@ -18,6 +18,7 @@ mod backend_symrefs;
 mod backend_upstream;
 mod credential_helper;
 mod credential_interop;
+mod credential_sso;
 mod git_protocol;
 mod policy_cli;
 mod policy_matcher;

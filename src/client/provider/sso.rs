@@ -42,9 +42,14 @@ impl SsoSettings {
 
 /// Whether `p` is an SSO profile.
 pub(super) fn is_sso_profile(p: &Profile) -> bool {
-    ["sso_session", "sso_start_url", "sso_account_id", "sso_role_name"]
-        .iter()
-        .any(|k| p.get(k).is_some())
+    [
+        "sso_session",
+        "sso_start_url",
+        "sso_account_id",
+        "sso_role_name",
+    ]
+    .iter()
+    .any(|k| p.get(k).is_some())
 }
 
 impl Resolver<'_> {
@@ -98,10 +103,12 @@ impl Resolver<'_> {
         p: &Profile,
         settings: &SsoSettings,
     ) -> Result<CachedToken, CredentialError> {
-        let dir = self.sso_cache_dir().ok_or_else(|| CredentialError::Profile {
-            profile: p.name.clone(),
-            message: "no home directory for ~/.aws/sso/cache".into(),
-        })?;
+        let dir = self
+            .sso_cache_dir()
+            .ok_or_else(|| CredentialError::Profile {
+                profile: p.name.clone(),
+                message: "no home directory for ~/.aws/sso/cache".into(),
+            })?;
         let path = sso::token_file(&dir, settings.token_key());
         let token = match CachedToken::load(&path) {
             Ok(t) => t,
@@ -113,8 +120,7 @@ impl Resolver<'_> {
             }
             Err(e) => return Err(sign_in_again(p, &e.to_string())),
         };
-        let token = if settings.session.is_some() && token.expires_at < self.now + REFRESH_WINDOW
-        {
+        let token = if settings.session.is_some() && token.expires_at < self.now + REFRESH_WINDOW {
             self.refresh_sso_token(shared, p, settings, &path, token)
         } else {
             token
@@ -159,7 +165,8 @@ impl Resolver<'_> {
             .and_then(|client| client.refresh(&grant));
         match fresh {
             Ok(new) => {
-                let refreshed = token.refreshed(&new, &settings.start_url, &settings.region, self.now);
+                let refreshed =
+                    token.refreshed(&new, &settings.start_url, &settings.region, self.now);
                 if let Err(e) = refreshed.store(path) {
                     // The token works for this call; the next one refreshes again.
                     self.debug(|| format!("cannot write {}: {}", path.display(), e.kind()));
@@ -240,9 +247,9 @@ fn sso_settings(shared: &SharedConfig, p: &Profile) -> Result<SsoSettings, Crede
                 ))
             })?;
             let from_session = |key: &str| {
-                s.get(key).map(str::to_owned).ok_or_else(|| {
-                    perr(format!("[sso-session {name}] has no {key}"))
-                })
+                s.get(key)
+                    .map(str::to_owned)
+                    .ok_or_else(|| perr(format!("[sso-session {name}] has no {key}")))
             };
             let start_url = from_session("sso_start_url")?;
             let region = from_session("sso_region")?;

@@ -283,11 +283,21 @@ mod tests {
     fn verify_accepts_the_host_with_its_port_as_git_remote_codecommit_signs_it() {
         let cache = SigningKeyCache::default();
         let path = "/v1/repos/a";
-        let with_port = password_with_port(SECRET, "us-east-1", "git.example.com:8443", path, t(T0));
+        let with_port =
+            password_with_port(SECRET, "us-east-1", "git.example.com:8443", path, t(T0));
         let without = password(SECRET, "us-east-1", "git.example.com:8443", path, t(T0));
         assert_ne!(with_port, without);
         let check = |host: &str, pw: &str| {
-            verify(&cache, SECRET, "us-east-1", host, path, pw, t(T0), DEFAULT_MAX_SKEW)
+            verify(
+                &cache,
+                SECRET,
+                "us-east-1",
+                host,
+                path,
+                pw,
+                t(T0),
+                DEFAULT_MAX_SKEW,
+            )
         };
         assert!(check("git.example.com:8443", &with_port).is_ok());
         assert!(check("git.example.com:8443", &without).is_ok());
@@ -306,12 +316,30 @@ mod tests {
         );
         // Path, key and time are still bound.
         assert!(
-            verify(&cache, SECRET, "us-east-1", "git.example.com:8443", "/v1/repos/b", &with_port, t(T0), DEFAULT_MAX_SKEW)
-                .is_err()
+            verify(
+                &cache,
+                SECRET,
+                "us-east-1",
+                "git.example.com:8443",
+                "/v1/repos/b",
+                &with_port,
+                t(T0),
+                DEFAULT_MAX_SKEW
+            )
+            .is_err()
         );
         assert!(
-            verify(&cache, "other", "us-east-1", "git.example.com:8443", path, &with_port, t(T0), DEFAULT_MAX_SKEW)
-                .is_err()
+            verify(
+                &cache,
+                "other",
+                "us-east-1",
+                "git.example.com:8443",
+                path,
+                &with_port,
+                t(T0),
+                DEFAULT_MAX_SKEW
+            )
+            .is_err()
         );
         assert_eq!(
             canonical_request_with_port("[::1]:8443", "v1/repos/x"),
