@@ -26,6 +26,7 @@ mod policy_scenarios;
 mod proxy_git;
 mod proxy_reliability;
 mod proxy_upstream;
+mod remote_codecommit;
 mod serve_cli;
 mod sigv4_botocore;
 mod ssh;
