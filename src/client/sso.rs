@@ -64,9 +64,28 @@ pub enum SsoError {
         /// What is wrong with it.
         message: String,
     },
-    /// The endpoint URL or CA bundle is unusable.
+    /// The endpoint URL is unusable.
+    #[error("SSO endpoint {endpoint}: {message}")]
+    Endpoint {
+        /// The endpoint.
+        endpoint: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The CA bundle is unusable.
     #[error(transparent)]
-    Setup(#[from] sts_client::StsError),
+    Setup(sts_client::StsError),
+}
+
+impl From<sts_client::StsError> for SsoError {
+    fn from(e: sts_client::StsError) -> Self {
+        match e {
+            sts_client::StsError::Endpoint { endpoint, message } => {
+                SsoError::Endpoint { endpoint, message }
+            }
+            other => SsoError::Setup(other),
+        }
+    }
 }
 
 impl SsoError {
@@ -584,6 +603,11 @@ mod tests {
         assert_eq!(
             format_cache_time(UNIX_EPOCH + Duration::from_secs(1_893_456_000)),
             "2030-01-01T00:00:00Z"
+        );
+        let e = SsoClient::new("portal.example", None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "SSO endpoint portal.example: must start with https:// or http://"
         );
     }
 }
