@@ -28,6 +28,12 @@ if ! aws --version >/dev/null 2>&1 || ! python3 -c 'import botocore' >/dev/null 
   python3 -m pip install --quiet awscli
   command -v pyenv >/dev/null && pyenv rehash || true
 fi
+# AWS's git remote helper (codecommit::REGION://PROFILE@REPO) in the interop tests.
+if ! command -v git-remote-codecommit >/dev/null 2>&1; then
+  echo "installing git-remote-codecommit with pip"
+  python3 -m pip install --quiet git-remote-codecommit
+  command -v pyenv >/dev/null && pyenv rehash || true
+fi
 
 # Offline checks of the packaging: the Kubernetes manifests against the
 # schemas that kubernetes-validate ships (pinned, so the schemas are fixed),

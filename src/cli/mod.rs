@@ -1,8 +1,8 @@
 //! Command-line front ends of the `gitiam` binary. Each subcommand lives in
 //! its own module and returns an [`std::process::ExitCode`]-compatible code.
 
-pub mod events;
 pub mod access;
+pub mod events;
 pub mod policy;
 pub mod quickstart;
 pub mod serve;

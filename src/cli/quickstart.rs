@@ -180,16 +180,14 @@ fn ensure_helper_built(helper: &Path) {
         .parent()
         .and_then(|d| d.file_name())
         .is_some_and(|n| n == "release");
-    eprintln!("gitiam: building git-credential-gitiam (the credential helper) ...");
+    // Cargo's own progress lines (stderr) show that something happens:
+    // the first build takes about a minute.
+    eprintln!(
+        "gitiam: building git-credential-gitiam (the credential helper; about a minute the first time) ..."
+    );
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "--bin",
-        "git-credential-gitiam",
-        "--manifest-path",
-    ])
-    .arg(manifest);
+    cmd.args(["build", "--bin", "git-credential-gitiam", "--manifest-path"])
+        .arg(manifest);
     if release {
         cmd.arg("--release");
     }
@@ -413,7 +411,7 @@ fn ssh_instructions(dir: &Path, addr: SocketAddr, state_dir: &Path) -> Option<St
          \x20 git clone ssh://{key_id}@{addr}/v1/repos/{REPO} {REPO}-ssh\n\
          \x20 cd {REPO}-ssh\n\
          \x20 git switch -c feature-ssh && echo hello > ssh.txt && git add ssh.txt && git commit -m ssh\n\
-         \x20 git push origin feature-ssh          # allowed\n\
+         \x20 git push -u origin feature-ssh       # allowed\n\
          \x20 git push origin feature-ssh:main     # ! [remote rejected] ... (denied by policy policies/developers.json statement DenyPushToMain)\n\n",
         key = dir.join("ssh/alice").display(),
         known_hosts = known_hosts.display(),
@@ -444,6 +442,15 @@ fn print_instructions(
             helper.display()
         ));
     }
+    if let Some(bin_dir) = helper.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // `cargo run` puts nothing on PATH; the README's later examples
+        // run bare `gitiam` and `git-credential-gitiam`.
+        out.push_str(&format!(
+            "  binaries: gitiam and git-credential-gitiam are in {bin}; to run them by name:\n\
+             \x20   export PATH=\"{bin}:$PATH\"      (or install them: cargo install --path .)\n",
+            bin = bin_dir.display()
+        ));
+    }
     out.push_str("\nIn another terminal:\n\n");
     if std::env::var_os("GIT_SSL_CAINFO").is_some() {
         // It would override http.sslCAInfo below.
@@ -455,7 +462,7 @@ fn print_instructions(
          \x20     -c http.sslCAInfo={cert} {url}\n\
          \x20 cd {REPO}\n\
          \x20 git switch -c feature && echo hello > hello.txt && git add hello.txt && git commit -m hello\n\
-         \x20 git push origin feature          # allowed\n\
+         \x20 git push -u origin feature       # allowed (-u: later `git pull`s know the branch)\n\
          \x20 git push origin feature:main     # ! [remote rejected] ... (denied by policy policies/developers.json statement DenyPushToMain)\n\n",
         dir = dir.display(),
         cert = cert.display(),

@@ -85,13 +85,39 @@ pub fn serve_with(config: config::Config, options: ServeOptions) -> anyhow::Resu
         .enable_all()
         .thread_name("gitiam")
         .build()?;
+    let https_addr = options.listen.unwrap_or(config.server.listen);
+    let ssh_addr = config.server.ssh.listen;
     match runtime.block_on(https::serve(config, options)) {
         Ok(()) => Ok(Exit::Ok as u8),
         Err(e) => {
-            eprintln!("gitiam: {e}");
+            eprintln!("gitiam: {e}{}", busy_port_hint(&e, https_addr, ssh_addr));
             Ok(Exit::StartFailed as u8)
         }
     }
+}
+
+/// For a port another program holds: which flag picks another address.
+fn busy_port_hint(
+    e: &crate::server::state::StartError,
+    https_addr: SocketAddr,
+    ssh_addr: Option<SocketAddr>,
+) -> String {
+    let crate::server::state::StartError::Bind { addr, source } = e else {
+        return String::new();
+    };
+    if source.kind() != std::io::ErrorKind::AddrInUse {
+        return String::new();
+    }
+    let flag = if Some(*addr) == ssh_addr && *addr != https_addr {
+        "--ssh-listen"
+    } else {
+        "--listen"
+    };
+    format!(
+        "; another program uses port {}: choose another address with {flag} (e.g. {flag} {}:0 for a free port)",
+        addr.port(),
+        addr.ip()
+    )
 }
 
 /// Logs to stderr, filtered by `GITIAM_LOG` (default `info`).

@@ -1,7 +1,8 @@
 //! The AWS shared config and credentials files (`~/.aws/config`,
 //! `~/.aws/credentials`), parsed as botocore reads them: `[profile NAME]`
 //! (and `[default]`) in the config file, `[NAME]` in the credentials file
-//! (whose values win), `[services NAME]` sections with nested properties
+//! (whose values win), `[sso-session NAME]` sections (IAM Identity Center
+//! sign-in settings), `[services NAME]` sections with nested properties
 //! (`sts =` followed by indented `endpoint_url = ...` lines), `#` and `;`
 //! comment lines, keys case-insensitive. Errors name the file and line.
 
@@ -83,6 +84,7 @@ impl Profile {
 pub struct SharedConfig {
     profiles: HashMap<String, Profile>,
     services: HashMap<String, Profile>,
+    sso_sessions: HashMap<String, Profile>,
 }
 
 impl SharedConfig {
@@ -116,8 +118,9 @@ impl SharedConfig {
                 (Some("default"), None, _) => (&mut self.profiles, "default"),
                 (Some("profile"), Some(name), None) => (&mut self.profiles, name),
                 (Some("services"), Some(name), None) => (&mut self.services, name),
-                // `[foo]`, `[sso-session x]` and others are not profiles in
-                // the config file; botocore ignores them too.
+                (Some("sso-session"), Some(name), None) => (&mut self.sso_sessions, name),
+                // `[foo]` and others are not profiles in the config file;
+                // botocore ignores them too.
                 _ => continue,
             };
             merge_into(map, name, section.props);
@@ -137,6 +140,11 @@ impl SharedConfig {
     /// The named profile.
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.get(name)
+    }
+
+    /// The `[sso-session NAME]` section.
+    pub fn sso_session(&self, name: &str) -> Option<&Profile> {
+        self.sso_sessions.get(name)
     }
 
     /// `endpoint_url` for `service` from the profile's `services` section.
@@ -327,6 +335,11 @@ region = eu-west-1
         assert_eq!(c.service_endpoint(dev, "iam"), None);
         assert_eq!(c.service_endpoint(d, "sts"), None);
         assert!(c.profile("notaprofile").is_none());
+        assert_eq!(
+            c.sso_session("x").and_then(|s| s.get("sso_region")),
+            Some("us-east-1")
+        );
+        assert!(c.sso_session("dev").is_none() && c.profile("x").is_none());
         assert_eq!(c.profile_names(), vec!["default", "dev"]);
         assert!(!format!("{d:?}").contains("secret/default"));
     }

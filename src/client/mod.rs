@@ -8,6 +8,8 @@
 //!   `credential_process`, STS roles), in the order the AWS SDKs use.
 //! - [`sts_client`]: a small synchronous STS client (only built when a role
 //!   must be assumed, so plain `get` never sets up TLS).
+//! - [`sso`]: IAM Identity Center: the AWS CLI's cached SSO token, the
+//!   portal's `GetRoleCredentials` and the OIDC token refresh.
 //! - [`cache`]: temporary credentials cached on disk until shortly before
 //!   they expire.
 //! - [`region`]: the signing region from a CodeCommit host name or settings.
@@ -17,6 +19,7 @@ pub mod cache;
 pub mod protocol;
 pub mod provider;
 pub mod region;
+pub mod sso;
 pub mod sts_client;
 
 use std::collections::HashMap;
@@ -230,6 +233,9 @@ pub enum CredentialError {
     /// STS refused or could not be reached.
     #[error(transparent)]
     Sts(#[from] sts_client::StsError),
+    /// The SSO portal or OIDC refused or could not be reached.
+    #[error(transparent)]
+    Sso(#[from] sso::SsoError),
     /// Writing the answer to git failed.
     #[error("cannot write the answer to git: {0}")]
     Output(String),

@@ -133,30 +133,11 @@ impl StsClient {
     /// certificates in `ca_bundle` when given (as `AWS_CA_BUNDLE` does),
     /// else the Mozilla roots.
     pub fn new(endpoint: &str, region: &str, ca_bundle: Option<&Path>) -> Result<Self, StsError> {
-        let endpoint = endpoint.trim_end_matches('/').to_owned();
-        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-            return Err(StsError::Endpoint {
-                endpoint,
-                message: "must start with https:// or http://".into(),
-            });
-        }
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if let Some(path) = ca_bundle {
-            tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(load_ca_bundle(
-                path,
-            )?)));
-        }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(TIMEOUT))
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .max_redirects(0)
-            .tls_config(tls.build())
-            .build();
+        let (endpoint, agent) = https_agent(endpoint, ca_bundle)?;
         Ok(Self {
             endpoint,
             region: region.to_owned(),
-            agent: ureq::Agent::new_with_config(config),
+            agent,
         })
     }
 
@@ -298,6 +279,37 @@ impl StsClient {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect())
     }
+}
+
+/// The helper's HTTP client for `endpoint` (returned without a trailing
+/// `/`): timeouts, no redirects, HTTP errors as answers, and only the
+/// certificates in `ca_bundle` trusted when given (as `AWS_CA_BUNDLE`
+/// does), else the Mozilla roots. Shared by the STS and SSO clients.
+pub(crate) fn https_agent(
+    endpoint: &str,
+    ca_bundle: Option<&Path>,
+) -> Result<(String, ureq::Agent), StsError> {
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+        return Err(StsError::Endpoint {
+            endpoint,
+            message: "must start with https:// or http://".into(),
+        });
+    }
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(path) = ca_bundle {
+        tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(load_ca_bundle(
+            path,
+        )?)));
+    }
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(TIMEOUT))
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .max_redirects(0)
+        .tls_config(tls.build())
+        .build();
+    Ok((endpoint, ureq::Agent::new_with_config(config)))
 }
 
 fn load_ca_bundle(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, StsError> {

@@ -17,12 +17,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const AKID: &str = "AKIAEXAMPLEHELPER01";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
-struct Sandbox {
-    dir: tempfile::TempDir,
+pub(crate) struct Sandbox {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 /// The `key=value` lines of the helper's answer.
-trait Fields {
+pub(crate) trait Fields {
     fn fields(&self) -> HashMap<String, String>;
 }
 
@@ -39,28 +39,28 @@ impl Fields for Run {
 }
 
 impl Sandbox {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home/.aws")).unwrap();
         Self { dir }
     }
 
-    fn home(&self) -> PathBuf {
+    pub(crate) fn home(&self) -> PathBuf {
         self.dir.path().join("home")
     }
 
-    fn cache_dir(&self) -> PathBuf {
+    pub(crate) fn cache_dir(&self) -> PathBuf {
         self.dir.path().join("cache/gitiam")
     }
 
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.home().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, text).unwrap();
         p
     }
 
-    fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
+    pub(crate) fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
         let mut cmd = Command::new(common::bin("git-credential-gitiam"));
         cmd.args(args)
             .env_clear()
@@ -84,13 +84,13 @@ const ENV_CREDS: &[(&str, &str)] = &[
     ("AWS_SECRET_ACCESS_KEY", SECRET),
 ];
 
-fn request(host: &str, path: &str) -> String {
+pub(crate) fn request(host: &str, path: &str) -> String {
     format!("protocol=https\nhost={host}\npath={path}\n\n")
 }
 
 /// Checks that `password` is the signature the library computes for the
 /// timestamp it carries, and that the server-side verifier accepts it.
-fn assert_valid(password: &str, secret: &str, region: &str, host: &str, path: &str) {
+pub(crate) fn assert_valid(password: &str, secret: &str, region: &str, host: &str, path: &str) {
     let parsed = codecommit::parse_password(password).unwrap();
     assert_eq!(
         codecommit::password(secret, region, host, path, parsed.timestamp),
@@ -293,6 +293,21 @@ fn no_credentials_unknown_profile_no_region() {
         out.stderr.contains("profile `nope` not found")
             && out.stderr.contains("known profiles: dev"),
         "unexpected output",
+    );
+    // With a host that names no region (a gitiam server), the missing
+    // profile is still what is reported, not the region.
+    let out = sb.run(
+        &["--profile", "nope", "get"],
+        &[],
+        &request("git.example.com:8443", "v1/repos/x"),
+    );
+    let out = out.assert_failure();
+    out.check(
+        out.stderr
+            .starts_with("git-credential-gitiam: profile `nope` not found")
+            && out.stderr.contains("known profiles: dev")
+            && !out.stderr.contains("region"),
+        "expected the unknown profile, not the region",
     );
     let out = sb.run(
         &["get"],

@@ -123,6 +123,15 @@ fn quickstart_demo_works_with_the_printed_commands() {
         printed.contains(&format!("http.sslCAInfo={}", cert.display())),
         "{printed}"
     );
+    // Where the binaries are, for the README's later bare `gitiam ...`;
+    // the branch push sets the upstream so that `git pull` works after it.
+    let bin_dir = helper.parent().unwrap();
+    assert!(
+        printed.contains(&format!("export PATH=\"{}:$PATH\"", bin_dir.display()))
+            && bin_dir.join("gitiam").is_file(),
+        "{printed}"
+    );
+    assert!(printed.contains("git push -u origin feature "), "{printed}");
 
     // The printed clone command, then a branch push and a refused push to main.
     let work = tmp.path().join("work");
@@ -169,8 +178,10 @@ fn quickstart_demo_works_with_the_printed_commands() {
         let out = git(&clone, args);
         out.assert_success();
     }
-    let out = git(&clone, &["push", "origin", "feature"]);
+    let out = git(&clone, &["push", "-u", "origin", "feature"]);
     out.assert_success();
+    // The printed -u made the branch track origin/feature: `git pull` works.
+    git(&clone, &["pull", "-q"]).assert_success();
     let out = git(&clone, &["push", "origin", "feature:main"]);
     let out = out.assert_failure();
     out.assert_stderr_contains("! [remote rejected] feature -> main (denied by policy policies/developers.json statement DenyPushToMain)");
@@ -208,4 +219,52 @@ fn quickstart_demo_works_with_the_printed_commands() {
         .read_to_string(&mut notes)
         .unwrap();
     assert_eq!(notes, "mine");
+}
+
+#[test]
+fn a_busy_port_suggests_listen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    write(dir, "gitiam.toml", "[server]\nregion = \"us-east-1\"\n");
+    let out = Command::new(common::bin("gitiam"))
+        .args(["serve", "--config"])
+        .arg(dir.join("gitiam.toml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .run();
+    let out = out.assert_code(1);
+    out.check(
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("gitiam:"))
+            .count()
+            == 1,
+        "one error line",
+    );
+    out.assert_stderr_contains(&format!("cannot listen on 127.0.0.1:{port}"));
+    out.assert_stderr_contains(
+        "choose another address with --listen (e.g. --listen 127.0.0.1:0 for a free port)",
+    );
+
+    // The quickstart names the same flag; a busy SSH port names --ssh-listen.
+    let out = Command::new(common::bin("gitiam"))
+        .arg("quickstart")
+        .arg(dir.join("demo"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--ssh-listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .run();
+    let out = out.assert_code(1);
+    out.assert_stderr_contains("with --listen");
+    let out = Command::new(common::bin("gitiam"))
+        .arg("quickstart")
+        .arg(dir.join("demo"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(["--ssh-listen", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .run();
+    let out = out.assert_code(1);
+    out.assert_stderr_contains("with --ssh-listen");
+    drop(taken);
 }

@@ -25,6 +25,7 @@ use std::time::SystemTime;
 
 mod process;
 mod roles;
+mod sso;
 
 /// Most `source_profile` hops followed.
 const MAX_CHAIN: usize = 8;
@@ -123,11 +124,33 @@ impl<'a> Resolver<'a> {
             self.debug(|| format!("region {r} from the CodeCommit host name"));
             return Ok(r.to_owned());
         }
-        self.configured_region()?
-            .ok_or_else(|| CredentialError::NoRegion {
-                host: host.to_owned(),
-                profile: self.profile_name().0,
-            })
+        if let Some(r) = self.configured_region()? {
+            return Ok(r);
+        }
+        // A misspelt profile is the likelier cause: say so before asking
+        // for a region the profile may well have.
+        let (name, explicit) = self.profile_name();
+        if explicit && self.shared()?.profile(&name).is_none() {
+            return Err(self.unknown_profile(name)?);
+        }
+        Err(CredentialError::NoRegion {
+            host: host.to_owned(),
+            profile: name,
+        })
+    }
+
+    fn unknown_profile(&self, profile: String) -> Result<CredentialError, CredentialError> {
+        Ok(CredentialError::UnknownProfile {
+            profile,
+            config_file: Self::display(self.config_path()),
+            credentials_file: Self::display(self.credentials_path()),
+            known: self
+                .shared()?
+                .profile_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        })
     }
 
     /// `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's
@@ -170,23 +193,14 @@ impl<'a> Resolver<'a> {
             }
             return Err(CredentialError::Profile {
                 profile: name,
-                message: "has no credentials: set aws_access_key_id and aws_secret_access_key, credential_process, or role_arn with source_profile / web_identity_token_file".into(),
+                message: "has no credentials: set aws_access_key_id and aws_secret_access_key, credential_process, sso_session with sso_account_id and sso_role_name, or role_arn with source_profile / web_identity_token_file".into(),
             });
         }
         if !explicit_cli && let Some(r) = self.env_web_identity()? {
             return Ok(r);
         }
         if explicit {
-            return Err(CredentialError::UnknownProfile {
-                profile: name,
-                config_file: Self::display(self.config_path()),
-                credentials_file: Self::display(self.credentials_path()),
-                known: shared
-                    .profile_names()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect(),
-            });
+            return Err(self.unknown_profile(name)?);
         }
         Err(CredentialError::NoCredentials {
             profile: name,
@@ -270,6 +284,9 @@ impl<'a> Resolver<'a> {
         }
         if p.get("web_identity_token_file").is_some() {
             return Err(perr("web_identity_token_file needs role_arn".into()));
+        }
+        if sso::is_sso_profile(p) {
+            return self.sso_profile(shared, p).map(Some);
         }
         if let Some(c) = self.static_keys(p) {
             return Ok(Some(Resolved {
@@ -601,6 +618,19 @@ mod tests {
             .git_region("h:1")
             .unwrap_err();
         assert!(err.to_string().contains("pass --region"), "{err}");
+        // A named profile that does not exist is reported before the region.
+        let nope = Options {
+            profile: Some("nope".into()),
+            ..Options::default()
+        };
+        let err = Resolver::new(&env, &nope, None, UNIX_EPOCH)
+            .git_region("h")
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("profile `nope` not found")
+                && err.to_string().contains("known profiles: default"),
+            "{err}"
+        );
     }
 
     #[test]

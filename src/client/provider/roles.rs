@@ -130,13 +130,13 @@ impl Resolver<'_> {
         )
     }
 
-    fn cached(&self, profile: &str, key: &str) -> Option<Credentials> {
+    pub(super) fn cached(&self, profile: &str, key: &str) -> Option<Credentials> {
         let c = self.cache.as_ref()?.load(profile, key, self.now)?;
         self.debug(|| format!("using cached temporary credentials for profile `{profile}`"));
         Some(c)
     }
 
-    fn remember(&self, profile: &str, key: &str, creds: &Credentials) {
+    pub(super) fn remember(&self, profile: &str, key: &str, creds: &Credentials) {
         if let Some(cache) = &self.cache
             && let Err(e) = cache.store(profile, key, creds)
         {

@@ -5,6 +5,12 @@
 //! This is what `aws codecommit credential-helper` computes; the canonical
 //! request is not a standard HTTP one, so it is signed with `aws-sigv4`'s
 //! signing-key and signature primitives directly.
+//!
+//! AWS's `git-remote-codecommit` signs its `CODE_COMMIT_ENDPOINT` value as
+//! given, so with `host:8443` there the port is part of the signed host.
+//! [`verify`] accepts both spellings: the port-less one first, then, only
+//! when the request's host has a port, the one with it. Either way the
+//! signature binds the host, path, time and key.
 
 use super::{SignatureVerified, SigningKeyCache, VerifyError};
 use std::time::{Duration, SystemTime};
@@ -70,12 +76,11 @@ pub fn string_to_sign(time: SystemTime, region: &str, canonical_request: &str) -
 /// The Git password for `path` on `host` in `region`, signed at `time`.
 pub fn password(secret: &str, region: &str, host: &str, path: &str, time: SystemTime) -> String {
     let key = super::keys::derive(secret, time, region, SERVICE);
-    sign_with_key(&key, region, host, path, time)
+    sign_canonical(&key, region, &canonical_request(host, path), time)
 }
 
-fn sign_with_key(key: &[u8; 32], region: &str, host: &str, path: &str, time: SystemTime) -> String {
-    let canonical = canonical_request(host, path);
-    let sts = string_to_sign(time, region, &canonical);
+fn sign_canonical(key: &[u8; 32], region: &str, canonical: &str, time: SystemTime) -> String {
+    let sts = string_to_sign(time, region, canonical);
     let signature = aws_sigv4::sign::v4::calculate_signature(key, sts.as_bytes());
     let amz_date = super::format_amz_date(time);
     format!("{amz_date}{signature}")
@@ -115,15 +120,42 @@ pub fn verify(
     let parsed = parse_password(password)?;
     super::check_skew(parsed.timestamp, now, max_skew)?;
     let key = cache.signing_key(secret, parsed.timestamp, region, SERVICE);
-    let canonical = canonical_request(host, path);
-    let sts = string_to_sign(parsed.timestamp, region, &canonical);
-    let expected = aws_sigv4::sign::v4::calculate_signature(key, sts.as_bytes());
-    let expected = super::decode_signature(&expected).ok_or(VerifyError::SignatureMismatch)?;
-    if super::signatures_equal(&expected, &parsed.signature) {
+    let matches = |canonical: &str| {
+        let sts = string_to_sign(parsed.timestamp, region, canonical);
+        let expected = aws_sigv4::sign::v4::calculate_signature(key, sts.as_bytes());
+        super::decode_signature(&expected)
+            .is_some_and(|expected| super::signatures_equal(&expected, &parsed.signature))
+    };
+    // The AWS CLI's spelling (no port) first; git-remote-codecommit's (the
+    // host exactly as the client named it, port included) only when there
+    // is a port, so a port-less request costs one HMAC chain as before.
+    if matches(&canonical_request(host, path))
+        || (host_without_port(host) != host && matches(&canonical_request_with_port(host, path)))
+    {
         Ok(SignatureVerified::new())
     } else {
         Err(VerifyError::SignatureMismatch)
     }
+}
+
+/// The canonical request with `host` kept as given, port included: what
+/// `git-remote-codecommit` signs when `CODE_COMMIT_ENDPOINT` has a port.
+pub fn canonical_request_with_port(host: &str, path: &str) -> String {
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    format!("GIT\n{slash}{path}\n\nhost:{host}\n\nhost\n")
+}
+
+/// The Git password as `git-remote-codecommit` makes it: like [`password`]
+/// but with the port (if any) kept in the signed host.
+pub fn password_with_port(
+    secret: &str,
+    region: &str,
+    host: &str,
+    path: &str,
+    time: SystemTime,
+) -> String {
+    let key = super::keys::derive(secret, time, region, SERVICE);
+    sign_canonical(&key, region, &canonical_request_with_port(host, path), time)
 }
 
 #[cfg(test)]
@@ -244,6 +276,74 @@ mod tests {
         assert_eq!(
             ok(&flipped, T0, "/v1/repos/a", "eu-west-1", SECRET).unwrap_err(),
             VerifyError::SignatureMismatch
+        );
+    }
+
+    #[test]
+    fn verify_accepts_the_host_with_its_port_as_git_remote_codecommit_signs_it() {
+        let cache = SigningKeyCache::default();
+        let path = "/v1/repos/a";
+        let with_port =
+            password_with_port(SECRET, "us-east-1", "git.example.com:8443", path, t(T0));
+        let without = password(SECRET, "us-east-1", "git.example.com:8443", path, t(T0));
+        assert_ne!(with_port, without);
+        let check = |host: &str, pw: &str| {
+            verify(
+                &cache,
+                SECRET,
+                "us-east-1",
+                host,
+                path,
+                pw,
+                t(T0),
+                DEFAULT_MAX_SKEW,
+            )
+        };
+        assert!(check("git.example.com:8443", &with_port).is_ok());
+        assert!(check("git.example.com:8443", &without).is_ok());
+        // The port is bound: another port, or none, does not match.
+        assert_eq!(
+            check("git.example.com:9443", &with_port).unwrap_err(),
+            VerifyError::SignatureMismatch
+        );
+        assert_eq!(
+            check("git.example.com", &with_port).unwrap_err(),
+            VerifyError::SignatureMismatch
+        );
+        assert_eq!(
+            check("other.example.com:8443", &with_port).unwrap_err(),
+            VerifyError::SignatureMismatch
+        );
+        // Path, key and time are still bound.
+        assert!(
+            verify(
+                &cache,
+                SECRET,
+                "us-east-1",
+                "git.example.com:8443",
+                "/v1/repos/b",
+                &with_port,
+                t(T0),
+                DEFAULT_MAX_SKEW
+            )
+            .is_err()
+        );
+        assert!(
+            verify(
+                &cache,
+                "other",
+                "us-east-1",
+                "git.example.com:8443",
+                path,
+                &with_port,
+                t(T0),
+                DEFAULT_MAX_SKEW
+            )
+            .is_err()
+        );
+        assert_eq!(
+            canonical_request_with_port("[::1]:8443", "v1/repos/x"),
+            "GIT\n/v1/repos/x\n\nhost:[::1]:8443\n\nhost\n"
         );
     }
 
