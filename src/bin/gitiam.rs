@@ -26,6 +26,9 @@ enum Command {
     /// Manage the STS key file (list, add, activate, rotate, remove keys).
     #[command(subcommand, name = "sts-keys")]
     StsKeys(cli::sts_keys::Command),
+    /// Administer users, groups, keys and Git credentials with `aws iam`'s
+    /// verbs (edits the configuration in place).
+    Iam(cli::iam::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Quickstart(args) => cli::quickstart::run(args),
         Command::Policy(command) => cli::policy::run(command),
         Command::StsKeys(command) => cli::sts_keys::run(command),
+        Command::Iam(args) => cli::iam::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

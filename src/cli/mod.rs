@@ -1,6 +1,7 @@
 //! Command-line front ends of the `gitiam` binary. Each subcommand lives in
 //! its own module and returns an [`std::process::ExitCode`]-compatible code.
 
+pub mod iam;
 pub mod policy;
 pub mod quickstart;
 pub mod serve;

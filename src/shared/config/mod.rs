@@ -10,6 +10,7 @@
 //! the server behaves the same whatever its working directory.
 
 mod directory;
+pub mod git_credential;
 pub mod raw;
 mod secret;
 pub mod ssh;
@@ -32,7 +33,8 @@ use crate::shared::policy::{Policy, PolicyError, PolicyKind};
 pub use directory::{Account, Directory, Role, User};
 pub use secret::Secret;
 
-use directory::{AccessKey, unique_id};
+use directory::AccessKey;
+pub use directory::unique_id;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -601,6 +603,7 @@ impl Loader<'_> {
     ) -> Result<Directory, ConfigError> {
         let mut dir = Directory::default();
         let mut ssh_seen = ssh::SeenKeys::default();
+        let mut git_credential_ids = BTreeSet::new();
         for account in accounts {
             let account = account.into_inner();
             let id = account.id.get_ref().clone();
@@ -669,8 +672,15 @@ impl Loader<'_> {
                     dir.keys.insert(key_id, access_key);
                 }
                 for key in &u.ssh_keys {
+                    self.timestamp(key.get_ref().uploaded.as_ref())?;
                     self.ssh_key(key, &user, &mut dir.ssh_keys, &mut ssh_seen)?;
                 }
+                self.git_credentials(
+                    &u.git_credentials,
+                    &user,
+                    &mut dir.git_credentials,
+                    &mut git_credential_ids,
+                )?;
                 acct.users.insert(name, user);
             }
             let mut role_names_ci = BTreeSet::new();
@@ -749,6 +759,7 @@ impl Loader<'_> {
     ) -> Result<(String, AccessKey), ConfigError> {
         let k = key.get_ref();
         let id = k.id.get_ref();
+        self.timestamp(k.created.as_ref())?;
         let id_ok = id.starts_with("AKIA")
             && (16..=128).contains(&id.len())
             && id
