@@ -182,7 +182,7 @@ fn clone_and_push_with_git_credential_store_under_the_users_policies() {
         .args(["push", "origin", "HEAD:refs/heads/main"])
         .run()
         .assert_failure();
-    assert!(out.stderr.contains("explicit deny"), "{}", out.stderr);
+    assert!(out.stderr.contains("statement DenyPushToMain"), "{}", out.stderr);
     assert_eq!(rev(&s.bare, "refs/heads/main"), main_before);
 
     // A user without policies authenticates but is denied.

@@ -213,14 +213,6 @@ impl<'a> List<'a> {
             }
         }
     }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        match self {
-            List::Tables(aot) => aot.len(),
-            List::Inline(a) => a.len(),
-        }
-    }
 }
 
 /// Appends `entry` to list `key` of `parent`, in the list's spelling (a new
@@ -252,7 +244,11 @@ fn push_inline(a: &mut Array, entry: InlineTable) {
         .last()
         .and_then(|v| v.decor().prefix())
         .and_then(|p| p.as_str())
-        .map(str::to_string);
+        // The indentation only: a comment above the last element stays its own.
+        .map(|p| match p.rsplit_once('\n') {
+            Some((_, indent)) => format!("\n{indent}"),
+            None => p.to_string(),
+        });
     let mut value = Value::InlineTable(entry);
     if let Some(prefix) = prefix {
         value.decor_mut().set_prefix(prefix);
