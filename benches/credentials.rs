@@ -26,8 +26,25 @@ const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 fn bench(c: &mut Criterion) {
     let now = SystemTime::now();
     let cache = SigningKeyCache::new(1024);
-    let password = codecommit::password(SECRET, "us-east-1", "git.example.com", "/v1/repos/demo", now);
-    codecommit::verify(&cache, SECRET, "us-east-1", "git.example.com", "/v1/repos/demo", &password, now, Duration::from_secs(900)).unwrap();
+    let password = codecommit::password(
+        SECRET,
+        "us-east-1",
+        "git.example.com",
+        "/v1/repos/demo",
+        now,
+    );
+    // Warms the signing-key cache.
+    let _ = codecommit::verify(
+        &cache,
+        SECRET,
+        "us-east-1",
+        "git.example.com",
+        "/v1/repos/demo",
+        &password,
+        now,
+        Duration::from_secs(900),
+    )
+    .unwrap();
     c.bench_function("sigv4_git_password", |b| {
         b.iter(|| {
             codecommit::verify(
@@ -54,11 +71,17 @@ fn bench(c: &mut Criterion) {
     let dir = &cfg.directory;
     let user = "alice-at-111122223333";
     c.bench_function("git_credential_ok", |b| {
-        b.iter(|| dir.verify_git_credential(black_box(user), black_box(&git_password)).unwrap())
+        b.iter(|| {
+            dir.verify_git_credential(black_box(user), black_box(&git_password))
+                .unwrap()
+        })
     });
     let wrong = git_credential::generate_password();
     c.bench_function("git_credential_wrong", |b| {
-        b.iter(|| dir.verify_git_credential(black_box(user), black_box(&wrong)).unwrap_err())
+        b.iter(|| {
+            dir.verify_git_credential(black_box(user), black_box(&wrong))
+                .unwrap_err()
+        })
     });
     c.bench_function("git_credential_unknown_user", |b| {
         b.iter(|| {

@@ -152,7 +152,11 @@ fn clone_and_push_with_git_credential_store_under_the_users_policies() {
     assert_eq!(user, format!("alice-at-{ACCOUNT}"));
     let file = store(&s, "alice.credentials", &user, &password);
     // The stored line percent-encodes the password's + / =, and git reads it back.
-    assert!(std::fs::read_to_string(&file).unwrap().contains(&format!("https://{user}:")));
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains(&format!("https://{user}:"))
+    );
 
     let clone = s.root.join("clone");
     git_with_store(&s, &file)
@@ -182,7 +186,11 @@ fn clone_and_push_with_git_credential_store_under_the_users_policies() {
         .args(["push", "origin", "HEAD:refs/heads/main"])
         .run()
         .assert_failure();
-    assert!(out.stderr.contains("statement DenyPushToMain"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("statement DenyPushToMain"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(rev(&s.bare, "refs/heads/main"), main_before);
 
     // A user without policies authenticates but is denied.
@@ -209,18 +217,27 @@ fn inactive_deleted_wrong_and_unknown_credentials_are_refused_alike() {
             .args(["ls-remote", &s.server.url("demo")])
             .run()
     };
-    wait_for("the credential to work", || works(&user, &password).succeeded());
+    wait_for("the credential to work", || {
+        works(&user, &password).succeeded()
+    });
 
     let wrong = works(&user, "not-the-password").assert_failure();
     let unknown = works(&format!("mallory-at-{ACCOUNT}"), &password).assert_failure();
     for out in [&wrong, &unknown] {
-        assert!(out.stderr.contains("remote: gitiam: the Git credential did not verify"), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("remote: gitiam: the Git credential did not verify"),
+            "{}",
+            out.stderr
+        );
         assert!(out.stderr.contains("audit log"), "{}", out.stderr);
     }
     // The same answer: no telling which users exist.
     assert_eq!(
         wrong.stderr.replace(&user, "U"),
-        unknown.stderr.replace(&format!("mallory-at-{ACCOUNT}"), "U")
+        unknown
+            .stderr
+            .replace(&format!("mallory-at-{ACCOUNT}"), "U")
     );
     let failures = s
         .server
@@ -259,7 +276,11 @@ fn inactive_deleted_wrong_and_unknown_credentials_are_refused_alike() {
     // A reset password replaces the old one.
     let reset = iam(
         &s.root,
-        &["reset-service-specific-credential", "--service-specific-credential-id", &id],
+        &[
+            "reset-service-specific-credential",
+            "--service-specific-credential-id",
+            &id,
+        ],
     );
     let new_password = reset["ServiceSpecificCredential"]["ServicePassword"]
         .as_str()
@@ -271,7 +292,11 @@ fn inactive_deleted_wrong_and_unknown_credentials_are_refused_alike() {
     assert!(works(&user, &new_password).succeeded());
     iam(
         &s.root,
-        &["delete-service-specific-credential", "--service-specific-credential-id", &id],
+        &[
+            "delete-service-specific-credential",
+            "--service-specific-credential-id",
+            &id,
+        ],
     );
     wait_for("the deleted credential to be refused", || {
         !works(&user, &new_password).succeeded()
@@ -291,15 +316,27 @@ fn a_wrong_sigv4_password_gets_a_hint() {
         .args(["ls-remote", &s.server.url("demo")])
         .run()
         .assert_failure();
-    assert!(out.stderr.contains("remote: gitiam: the password is not a signed Git password"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("remote: gitiam: the password is not a signed Git password"),
+        "{}",
+        out.stderr
+    );
     // A signed password from a clock 30 minutes behind.
     let then = std::time::SystemTime::now() - Duration::from_secs(30 * 60);
-    let password = s.server.password("whatever-secret-0123456789", "demo", then);
+    let password = s
+        .server
+        .password("whatever-secret-0123456789", "demo", then);
     let out = s
         .server
         .git_fixed(&s.root, "AKIAUNKNOWN000000001", &password)
         .args(["ls-remote", &s.server.url("demo")])
         .run()
         .assert_failure();
-    assert!(out.stderr.contains("30 minutes away from the server's clock"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("30 minutes away from the server's clock"),
+        "{}",
+        out.stderr
+    );
 }

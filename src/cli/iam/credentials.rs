@@ -79,7 +79,14 @@ pub fn create(doc: &mut ConfigDocument, name: &str, service: &str) -> Result<(),
         false,
     );
     doc.save()?;
-    print_credential(&doc.account, &user_name, id, password, "Active".into(), Some(&created));
+    print_credential(
+        &doc.account,
+        &user_name,
+        id,
+        password,
+        "Active".into(),
+        Some(&created),
+    );
     Ok(())
 }
 
@@ -93,7 +100,13 @@ pub fn update(
 ) -> Result<(), CliError> {
     const OP: &str = "UpdateServiceSpecificCredential";
     let found = find_entry(doc, KEY, id, user_name).ok_or_else(|| no_such_credential(id, OP))?;
-    edit_entry(doc, KEY, &found, OP, Some(&|e| set_str(e, "status", status.as_str())))?;
+    edit_entry(
+        doc,
+        KEY,
+        &found,
+        OP,
+        Some(&|e| set_str(e, "status", status.as_str())),
+    )?;
     doc.save()
 }
 
@@ -104,13 +117,29 @@ pub fn reset(doc: &mut ConfigDocument, id: &str, user_name: Option<&str>) -> Res
     let found = find_entry(doc, KEY, id, user_name).ok_or_else(|| no_such_credential(id, OP))?;
     let password = generate_password();
     let hash = hash_password(&password);
-    edit_entry(doc, KEY, &found, OP, Some(&|e| set_str(e, "password_hash", &hash)))?;
+    edit_entry(
+        doc,
+        KEY,
+        &found,
+        OP,
+        Some(&|e| set_str(e, "password_hash", &hash)),
+    )?;
     doc.save()?;
     let user = doc.user(&found.user, OP)?;
     let entry = entries(user, KEY).into_iter().nth(found.index);
-    let status = entry.and_then(|e| str_of(e, "status")).unwrap_or("Active").to_string();
+    let status = entry
+        .and_then(|e| str_of(e, "status"))
+        .unwrap_or("Active")
+        .to_string();
     let created = entry.and_then(|e| str_of(e, "created")).map(str::to_string);
-    print_credential(&doc.account, &found.user, id.to_string(), password, status, created.as_deref());
+    print_credential(
+        &doc.account,
+        &found.user,
+        id.to_string(),
+        password,
+        status,
+        created.as_deref(),
+    );
     Ok(())
 }
 
@@ -124,7 +153,11 @@ pub fn delete(doc: &mut ConfigDocument, id: &str, user_name: Option<&str>) -> Re
 }
 
 /// `list-service-specific-credentials [--user-name N] [--service-name S]`.
-pub fn list(doc: &ConfigDocument, user_name: Option<&str>, service: Option<&str>) -> Result<(), CliError> {
+pub fn list(
+    doc: &ConfigDocument,
+    user_name: Option<&str>,
+    service: Option<&str>,
+) -> Result<(), CliError> {
     let mut list = Vec::new();
     if service.is_none_or(|s| s == SERVICE_NAME) {
         for user in selected_users(doc, user_name, "ListServiceSpecificCredentials")? {

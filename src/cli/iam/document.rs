@@ -29,8 +29,7 @@ impl ConfigDocument {
     pub fn open(path: &Path, account_id: Option<&str>) -> Result<Self, CliError> {
         crate::shared::config::load(path).map_err(CliError::Invalid)?;
         let path = std::fs::canonicalize(path).map_err(|e| CliError::Io(path.to_path_buf(), e))?;
-        let original =
-            std::fs::read_to_string(&path).map_err(|e| CliError::Io(path.clone(), e))?;
+        let original = std::fs::read_to_string(&path).map_err(|e| CliError::Io(path.clone(), e))?;
         let doc: DocumentMut = original
             .parse()
             .map_err(|e: toml_edit::TomlError| CliError::Parse(path.clone(), e.to_string()))?;
@@ -40,10 +39,20 @@ impl ConfigDocument {
             .collect();
         let account = match account_id {
             Some(id) if ids.iter().any(|i| i == id) => id.to_string(),
-            Some(id) => return Err(CliError::Account(format!("account {id} is not in {}", path.display()))),
+            Some(id) => {
+                return Err(CliError::Account(format!(
+                    "account {id} is not in {}",
+                    path.display()
+                )));
+            }
             None => match ids.as_slice() {
                 [only] => only.clone(),
-                [] => return Err(CliError::Account(format!("{} has no [[accounts]]", path.display()))),
+                [] => {
+                    return Err(CliError::Account(format!(
+                        "{} has no [[accounts]]",
+                        path.display()
+                    )));
+                }
                 _ => {
                     return Err(CliError::Account(format!(
                         "{} has several accounts ({}): choose one with --account-id",
@@ -120,7 +129,8 @@ impl ConfigDocument {
         }
         let parent = self.path.parent().unwrap_or(Path::new("."));
         crate::shared::config::load_str(&self.path, parent, &text).map_err(CliError::Refused)?;
-        replace_keeping_mode(&self.path, text.as_bytes()).map_err(|e| CliError::Io(self.path.clone(), e))
+        replace_keeping_mode(&self.path, text.as_bytes())
+            .map_err(|e| CliError::Io(self.path.clone(), e))
     }
 
     /// The file, for messages.
@@ -137,9 +147,10 @@ fn replace_keeping_mode(path: &Path, data: &[u8]) -> std::io::Result<()> {
     tmp.push(format!(".tmp{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let _ = std::fs::remove_file(&tmp);
-    let result = crate::shared::secret_file::write(&tmp, data, crate::shared::secret_file::Create::New)
-        .and_then(|()| std::fs::set_permissions(&tmp, permissions))
-        .and_then(|()| std::fs::rename(&tmp, path));
+    let result =
+        crate::shared::secret_file::write(&tmp, data, crate::shared::secret_file::Create::New)
+            .and_then(|()| std::fs::set_permissions(&tmp, permissions))
+            .and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

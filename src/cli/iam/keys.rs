@@ -91,7 +91,13 @@ pub fn update_access_key(
     const OP: &str = "UpdateAccessKey";
     let found = find_entry(doc, "access_keys", id, user_name)
         .ok_or_else(|| no_such_key("Access Key", id, OP))?;
-    edit_entry(doc, "access_keys", &found, OP, Some(&|e| set_str(e, "status", status.as_str())))?;
+    edit_entry(
+        doc,
+        "access_keys",
+        &found,
+        OP,
+        Some(&|e| set_str(e, "status", status.as_str())),
+    )?;
     doc.save()
 }
 
@@ -131,7 +137,9 @@ pub fn list_access_keys(doc: &ConfigDocument, user_name: Option<&str>) -> Result
 /// colon-separated lowercase hex.
 pub fn md5_fingerprint(body: &str) -> Option<String> {
     let blob = body.split_whitespace().nth(1)?;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(blob).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .ok()?;
     let digest = md5::compute(bytes);
     Some(
         digest
@@ -152,18 +160,21 @@ pub fn upload_ssh_public_key(
 ) -> Result<(), CliError> {
     const OP: &str = "UploadSSHPublicKey";
     let body = match body.strip_prefix("file://") {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| CliError::Io(path.into(), e))?,
+        Some(path) => std::fs::read_to_string(path).map_err(|e| CliError::Io(path.into(), e))?,
         None => body.to_string(),
     };
     let body = body.trim().to_string();
     let user = doc.user(name, OP)?;
     let user_name = str_of(user, "name").unwrap_or(name).to_string();
-    let key = ssh::parse_public_key(&body)
-        .map_err(|m| IamError::new("InvalidPublicKey", OP, format!("The public key is not valid: {m}")))?;
-    let fingerprint = md5_fingerprint(&body).ok_or_else(|| {
-        IamError::new("InvalidPublicKey", OP, "The public key is not valid.")
+    let key = ssh::parse_public_key(&body).map_err(|m| {
+        IamError::new(
+            "InvalidPublicKey",
+            OP,
+            format!("The public key is not valid: {m}"),
+        )
     })?;
+    let fingerprint = md5_fingerprint(&body)
+        .ok_or_else(|| IamError::new("InvalidPublicKey", OP, "The public key is not valid."))?;
     let duplicate = doc.users().into_iter().any(|u| {
         entries(u, "ssh_keys").iter().any(|k| {
             str_of(*k, "public_key")
@@ -224,12 +235,22 @@ pub fn update_ssh_public_key(
     doc.user(name, OP)?;
     let found = find_entry(doc, "ssh_keys", id, Some(name))
         .ok_or_else(|| no_such_key("Public Key", id, OP))?;
-    edit_entry(doc, "ssh_keys", &found, OP, Some(&|e| set_str(e, "status", status.as_str())))?;
+    edit_entry(
+        doc,
+        "ssh_keys",
+        &found,
+        OP,
+        Some(&|e| set_str(e, "status", status.as_str())),
+    )?;
     doc.save()
 }
 
 /// `delete-ssh-public-key --user-name N --ssh-public-key-id ID`.
-pub fn delete_ssh_public_key(doc: &mut ConfigDocument, name: &str, id: &str) -> Result<(), CliError> {
+pub fn delete_ssh_public_key(
+    doc: &mut ConfigDocument,
+    name: &str,
+    id: &str,
+) -> Result<(), CliError> {
     const OP: &str = "DeleteSSHPublicKey";
     doc.user(name, OP)?;
     let found = find_entry(doc, "ssh_keys", id, Some(name))

@@ -23,7 +23,13 @@ use output::CliError;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The configuration file to edit.
-    #[arg(long, short = 'c', value_name = "FILE", default_value = "gitiam.toml", global = true)]
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        default_value = "gitiam.toml",
+        global = true
+    )]
     pub config: PathBuf,
     /// The account, when the configuration has several.
     #[arg(long, value_name = "ID", global = true)]
@@ -259,11 +265,19 @@ fn execute(args: &Args) -> Result<(), CliError> {
         Command::ResetServiceSpecificCredential {
             service_specific_credential_id,
             user_name,
-        } => credentials::reset(&mut doc, service_specific_credential_id, user_name.as_deref()),
+        } => credentials::reset(
+            &mut doc,
+            service_specific_credential_id,
+            user_name.as_deref(),
+        ),
         Command::DeleteServiceSpecificCredential {
             service_specific_credential_id,
             user_name,
-        } => credentials::delete(&mut doc, service_specific_credential_id, user_name.as_deref()),
+        } => credentials::delete(
+            &mut doc,
+            service_specific_credential_id,
+            user_name.as_deref(),
+        ),
         Command::ListServiceSpecificCredentials {
             user_name,
             service_name,
@@ -279,12 +293,7 @@ struct Found {
 
 /// Finds the entry with `id` in list `key` of the account's users (of
 /// `user_name` only when given).
-fn find_entry(
-    doc: &ConfigDocument,
-    key: &str,
-    id: &str,
-    user_name: Option<&str>,
-) -> Option<Found> {
+fn find_entry(doc: &ConfigDocument, key: &str, id: &str, user_name: Option<&str>) -> Option<Found> {
     doc.users().into_iter().find_map(|u| {
         let name = document::str_of(u, "name")?;
         if user_name.is_some_and(|n| !n.eq_ignore_ascii_case(name)) {

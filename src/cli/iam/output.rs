@@ -52,7 +52,9 @@ pub enum CliError {
     #[error("the configuration does not load: {0}")]
     Invalid(ConfigError),
     /// The change would make the configuration fail to load: not written.
-    #[error("refused, the file is unchanged: after this change the configuration would not load: {0}")]
+    #[error(
+        "refused, the file is unchanged: after this change the configuration would not load: {0}"
+    )]
     Refused(ConfigError),
     /// The file is not TOML (after the loader accepted it: unexpected).
     #[error("{0}: {1}")]
@@ -77,7 +79,9 @@ pub fn print_json(value: &impl Serialize) {
 
 /// Now, as stored in the configuration (`2026-12-03T10:00:00Z`).
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     now.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
@@ -85,11 +89,11 @@ pub fn now_rfc3339() -> String {
 /// A stored time as the AWS CLI prints it (`+00:00`); `None` when absent
 /// or unreadable.
 pub fn aws_time(stored: Option<&str>) -> Option<String> {
-    let t = time::OffsetDateTime::parse(stored?, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = time::OffsetDateTime::parse(stored?, &time::format_description::well_known::Rfc3339)
+        .ok()?;
     let t = t.to_offset(time::UtcOffset::UTC);
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]+00:00"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
     t.format(&format).ok()
 }
 

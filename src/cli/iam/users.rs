@@ -34,7 +34,11 @@ pub fn create_user(doc: &mut ConfigDocument, name: &str) -> Result<(), CliError>
     };
     push(table, "users", inline(&[("name", name)]), true);
     doc.save()?;
-    let user = user_json(&account, name, output::aws_time(Some(&output::now_rfc3339())));
+    let user = user_json(
+        &account,
+        name,
+        output::aws_time(Some(&output::now_rfc3339())),
+    );
     output::print_json(&serde_json::json!({ "User": user }));
     Ok(())
 }
@@ -64,12 +68,15 @@ pub fn delete_user(doc: &mut ConfigDocument, name: &str) -> Result<(), CliError>
         .and_then(|a| a.get_mut("users"))
         .and_then(List::of)
         .and_then(|mut list| {
-            let i = list.position(|u| str_of(u, "name").is_some_and(|n| n.eq_ignore_ascii_case(name)))?;
+            let i =
+                list.position(|u| str_of(u, "name").is_some_and(|n| n.eq_ignore_ascii_case(name)))?;
             list.remove(i);
             Some(())
         });
     if removed.is_none() {
-        return Err(CliError::Account(format!("account {account} changed while editing")));
+        return Err(CliError::Account(format!(
+            "account {account} changed while editing"
+        )));
     }
     doc.save()
 }
@@ -131,7 +138,11 @@ fn no_such_group(name: &str, operation: &'static str) -> IamError {
 }
 
 /// `add-user-to-group`: idempotent, as in IAM.
-pub fn add_user_to_group(doc: &mut ConfigDocument, group: &str, user: &str) -> Result<(), CliError> {
+pub fn add_user_to_group(
+    doc: &mut ConfigDocument,
+    group: &str,
+    user: &str,
+) -> Result<(), CliError> {
     const OP: &str = "AddUserToGroup";
     if !group_exists(doc, group) {
         return Err(no_such_group(group, OP).into());
@@ -167,12 +178,13 @@ pub fn remove_user_from_group(
         Some(Item::Value(Value::Array(a))) => {
             let position = a.iter().position(|g| g.as_str() == Some(group));
             match position {
-            Some(i) => {
-                a.remove(i);
-                true
+                Some(i) => {
+                    a.remove(i);
+                    true
+                }
+                None => false,
             }
-            None => false,
-        }}
+        }
         _ => false,
     };
     if !removed {

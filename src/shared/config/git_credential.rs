@@ -68,7 +68,9 @@ pub struct GitCredentialVerified(());
 /// service user name, a wrong password and an inactive credential, so
 /// neither the client nor the audit log's reader learns which users exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Git credential: unknown service user name, or no active credential of it has this password")]
+#[error(
+    "Git credential: unknown service user name, or no active credential of it has this password"
+)]
 pub struct GitCredentialRejected;
 
 /// `NAME-at-ACCOUNT`, the service user name of `user`.
@@ -255,20 +257,17 @@ impl Loader<'_> {
     /// A `created`/`uploaded` time: RFC 3339 when present.
     pub(super) fn timestamp(&self, value: Option<&Spanned<String>>) -> Result<(), ConfigError> {
         let Some(v) = value else { return Ok(()) };
-        time::OffsetDateTime::parse(
-            v.get_ref(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map(|_| ())
-        .map_err(|_| {
-            self.err(
-                v,
-                format!(
-                    "`{}` is not an RFC 3339 time like 2026-12-03T10:00:00Z",
-                    v.get_ref()
-                ),
-            )
-        })
+        time::OffsetDateTime::parse(v.get_ref(), &time::format_description::well_known::Rfc3339)
+            .map(|_| ())
+            .map_err(|_| {
+                self.err(
+                    v,
+                    format!(
+                        "`{}` is not an RFC 3339 time like 2026-12-03T10:00:00Z",
+                        v.get_ref()
+                    ),
+                )
+            })
     }
 }
 
