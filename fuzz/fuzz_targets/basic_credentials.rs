@@ -1,6 +1,7 @@
 //! HTTP Basic with CodeCommit Git credentials
 //! (`gitiam::server::https::authn::credentials`): username
-//! `AKID[%SESSION_TOKEN]`, password `YYYYMMDDTHHMMSSZ` + signature.
+//! `AKID[%SESSION_TOKEN]`, password `YYYYMMDDTHHMMSSZ` + signature; or
+//! an HTTPS Git credential: username `NAME-at-ACCOUNTID`, any password.
 //!
 //! Modes (first byte): 0 the bytes are the `Authorization` value; 1 they
 //! are `username:password`, sent base64-encoded the way Git sends them, and
@@ -12,11 +13,17 @@
 
 use base64::Engine as _;
 use gitiam::server::https::authn::{BasicCredentials, credentials};
+use gitiam::shared::config::git_credential;
 use gitiam::shared::sigv4::codecommit;
 use gitiam_fuzz::{authorization, first_byte, header_map};
 use libfuzzer_sys::fuzz_target;
 
 fn check(creds: &BasicCredentials) {
+    if let Some(name) = &creds.service_user_name {
+        assert!(creds.access_key_id.is_empty() && creds.session_token.is_none());
+        assert!(git_credential::is_service_user_name(name) && name.len() <= 80);
+        return;
+    }
     let id = &creds.access_key_id;
     assert!(!id.is_empty() && id.len() <= 128);
     assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
@@ -54,6 +61,13 @@ fuzz_target!(|data: &[u8]| {
                 assert!(result.is_err(), "credentials without ':' accepted");
                 return;
             };
+            if git_credential::is_service_user_name(username) {
+                if let Ok(c) = &result {
+                    check(c);
+                    assert_eq!(c.service_user_name.as_deref(), Some(username));
+                }
+                return;
+            }
             let (id, token) = match username.split_once('%') {
                 Some((id, token)) => (id, Some(token)),
                 None => (username, None),

@@ -32,6 +32,9 @@ enum Command {
     /// List the push-event outbox and redeliver events.
     #[command(subcommand)]
     Events(cli::events::Command),
+    /// Administer users, groups, keys and Git credentials with `aws iam`'s
+    /// verbs (edits the configuration in place).
+    Iam(cli::iam::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Access(command) => cli::access::run(command),
         Command::StsKeys(command) => cli::sts_keys::run(command),
         Command::Events(command) => cli::events::run(command),
+        Command::Iam(args) => cli::iam::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod events;
+pub mod iam;
 pub mod policy;
 pub mod quickstart;
 pub mod serve;

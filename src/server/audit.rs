@@ -68,6 +68,16 @@ pub struct AuditRecord {
     /// authentication failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh_key_id: Option<String>,
+    /// Service user name (`NAME-at-ACCOUNTID`) of an HTTPS Git credential
+    /// presented (even when authentication failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_user_name: Option<String>,
+    /// Id (`ACCA...`) of the HTTPS Git credential that authenticated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git_credential_id: Option<String>,
+    /// How the caller authenticated: `sigv4`, `git-credential`, `ssh-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_type: Option<&'static str>,
     /// Authenticated principal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,

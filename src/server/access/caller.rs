@@ -3,13 +3,15 @@
 //! nothing is decided for a caller whose signature was not verified.
 
 use crate::server::identity::Identity;
+use crate::shared::config::git_credential::GitCredentialVerified;
 use crate::shared::sigv4::SignatureVerified;
 
 /// Evidence that a caller's credential was verified. Implemented only by
 /// types that a verification step alone constructs (their fields are
 /// private to the verifying module): `sigv4::SignatureVerified` (a SigV4
 /// Git password or request signature) and the SSH door's `SshKeyVerified`
-/// (a session signed with the key, or certificate, the directory accepts).
+/// (a session signed with the key, or certificate, the directory accepts),
+/// and `GitCredentialVerified` (an HTTPS Git credential's password).
 pub trait Proof: std::fmt::Debug + Send + Sync + 'static {
     /// How the caller authenticated (`sigv4`, `ssh-key`, ...).
     fn method(&self) -> &'static str;
@@ -18,6 +20,12 @@ pub trait Proof: std::fmt::Debug + Send + Sync + 'static {
 impl Proof for SignatureVerified {
     fn method(&self) -> &'static str {
         "sigv4"
+    }
+}
+
+impl Proof for GitCredentialVerified {
+    fn method(&self) -> &'static str {
+        "git-credential"
     }
 }
 
@@ -46,12 +54,12 @@ impl Authenticated {
         &self.identity
     }
 
-    /// The access key id (or SSH key id) used.
+    /// The access key id (or SSH key id, or Git credential id) used.
     pub fn access_key_id(&self) -> &str {
         &self.credential_id
     }
 
-    /// How the caller authenticated (`sigv4`, `ssh-key`).
+    /// How the caller authenticated (`sigv4`, `ssh-key`, `git-credential`).
     pub fn method(&self) -> &'static str {
         self.method
     }

@@ -2,9 +2,16 @@
 //! Git credentials. The username is the access key id, optionally followed
 //! by `%` and a session token; the password is `YYYYMMDDTHHMMSSZ` + hex
 //! signature over `GIT\n/v1/repos/NAME\n\nhost:HOST\n\nhost\n`.
+//! Or an HTTPS Git credential: the username is a service user name
+//! (`NAME-at-ACCOUNTID`, never an access key id: those are alphanumeric)
+//! and the password the one `gitiam iam create-service-specific-credential`
+//! printed.
 //!
 //! The result is an [`Authenticated`] caller, which can only be built around
-//! the `SignatureVerified` proof that only `sigv4` mints.
+//! the `SignatureVerified` proof that only `sigv4` mints, or the
+//! `GitCredentialVerified` proof that only the directory's Git credential
+//! check mints. A failure carries an [`AuthHint`] computed from the request
+//! alone (never from what the server knows about keys or users).
 
 use std::time::SystemTime;
 
@@ -13,10 +20,11 @@ use http::HeaderMap;
 
 use crate::server::access::Authenticated;
 use crate::server::identity;
+use crate::shared::config::git_credential;
 use crate::shared::git::RepoName;
 use crate::shared::sigv4::codecommit;
 
-use super::error::HttpError;
+use super::error::{AuthHint, HttpError};
 use crate::server::state::State;
 
 /// Longest Basic credential accepted after base64 decoding (a session token
@@ -25,10 +33,13 @@ const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
 
 /// Credentials read from the `Authorization` header, not yet checked.
 pub struct BasicCredentials {
-    /// Access key id.
+    /// Access key id (empty for an HTTPS Git credential).
     pub access_key_id: String,
     /// Session token, for temporary credentials.
     pub session_token: Option<String>,
+    /// The service user name (`NAME-at-ACCOUNTID`) of an HTTPS Git
+    /// credential; `access_key_id` is then empty.
+    pub service_user_name: Option<String>,
     password: String,
 }
 
@@ -47,8 +58,13 @@ impl std::fmt::Debug for BasicCredentials {
 fn unauthorized(reason: impl Into<String>) -> HttpError {
     HttpError::Unauthorized {
         reason: reason.into(),
+        hint: AuthHint::Malformed,
     }
 }
+
+/// Longest service user name: a 64-character IAM user name, `-at-` and 12
+/// digits.
+const MAX_SERVICE_USER_NAME: usize = 64 + 4 + 12;
 
 /// Reads HTTP Basic credentials.
 pub fn credentials(headers: &HeaderMap) -> Result<BasicCredentials, HttpError> {
@@ -79,6 +95,21 @@ pub fn credentials(headers: &HeaderMap) -> Result<BasicCredentials, HttpError> {
     let (username, password) = decoded
         .split_once(':')
         .ok_or_else(|| unauthorized("Basic credentials without ':'"))?;
+    if git_credential::is_service_user_name(username) {
+        if username.len() > MAX_SERVICE_USER_NAME
+            || !username
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+        {
+            return Err(unauthorized("malformed service user name"));
+        }
+        return Ok(BasicCredentials {
+            access_key_id: String::new(),
+            session_token: None,
+            service_user_name: Some(username.to_string()),
+            password: password.to_string(),
+        });
+    }
     let (access_key_id, session_token) = match username.split_once('%') {
         Some((id, token)) => (id, Some(token.to_string())),
         None => (username, None),
@@ -92,6 +123,7 @@ pub fn credentials(headers: &HeaderMap) -> Result<BasicCredentials, HttpError> {
     Ok(BasicCredentials {
         access_key_id: access_key_id.to_string(),
         session_token,
+        service_user_name: None,
         password: password.to_string(),
     })
 }
@@ -115,6 +147,23 @@ pub fn authenticate(
     now: SystemTime,
 ) -> Result<Authenticated, HttpError> {
     let directory = state.directory.load();
+    if let Some(service_user_name) = &creds.service_user_name {
+        let (user, credential_id, proof) = directory
+            .verify_git_credential(service_user_name, &creds.password)
+            .map_err(|e| HttpError::Unauthorized {
+                reason: e.to_string(),
+                hint: AuthHint::GitCredential,
+            })?;
+        return Ok(Authenticated::new(
+            identity::Identity::User(user),
+            credential_id,
+            proof,
+        ));
+    }
+    // Decided before the key is looked up: the hint depends on the request
+    // only, so it tells nothing about which keys exist.
+    let hint = sigv4_hint(&creds.password, now, state.server.max_clock_skew);
+    let failed = |reason: String| HttpError::Unauthorized { reason, hint };
     let sts_keys = state.sts_keys.load();
     let resolved = identity::resolve(
         &directory,
@@ -123,7 +172,7 @@ pub fn authenticate(
         creds.session_token.as_deref(),
         now,
     )
-    .map_err(|e| unauthorized(e.to_string()))?;
+    .map_err(|e| failed(e.to_string()))?;
     let path = format!("/v1/repos/{repo}");
     let proof = codecommit::verify(
         &state.signing_keys,
@@ -135,12 +184,30 @@ pub fn authenticate(
         now,
         state.server.max_clock_skew,
     )
-    .map_err(|e| unauthorized(e.to_string()))?;
+    .map_err(|e| failed(e.to_string()))?;
     Ok(Authenticated::new(
         resolved.identity,
         creds.access_key_id.clone(),
         proof,
     ))
+}
+
+/// What a git user can check when a SigV4 Git password fails, judged from
+/// the password alone: its form, then its time against the server's clock.
+fn sigv4_hint(password: &str, now: SystemTime, max_skew: std::time::Duration) -> AuthHint {
+    let Ok(parsed) = codecommit::parse_password(password) else {
+        return AuthHint::NotSigned;
+    };
+    let off = match now.duration_since(parsed.timestamp) {
+        Ok(d) => d,
+        Err(e) => e.duration(),
+    };
+    if off > max_skew {
+        return AuthHint::ClockSkew {
+            minutes: off.as_secs().div_ceil(60),
+        };
+    }
+    AuthHint::SigV4
 }
 
 #[cfg(test)]

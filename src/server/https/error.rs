@@ -1,8 +1,11 @@
 //! The one place where request failures become HTTP responses.
 //!
-//! Authentication failures all look the same to the client (401 with a
-//! `WWW-Authenticate` challenge and no detail); the reason goes to the audit
-//! log through [`HttpError::audit_reason`]. Other answers carry a short
+//! Authentication failures all look the same to the client whichever key,
+//! user or credential they name (401 with a `WWW-Authenticate` challenge);
+//! the reason goes to the audit log through [`HttpError::audit_reason`].
+//! The 401 text carries an [`AuthHint`]: what the git user can check,
+//! judged from their own request alone (its password's form and time, the
+//! kind of user name), never from what the server knows about keys. Other answers carry a short
 //! text that git prints as `remote: ...` or in its error line.
 //!
 //! [`HttpError::is_failed_authentication`] says which failures the
@@ -44,6 +47,8 @@ pub enum HttpError {
     Unauthorized {
         /// What failed.
         reason: String,
+        /// What the client is told it can check.
+        hint: AuthHint,
     },
     /// The source address is refused for a while after too many failed
     /// authentications.
@@ -80,6 +85,40 @@ pub enum HttpError {
     /// The server is shutting down or otherwise unable to serve.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+}
+
+/// What a git user is told to check after a failed authentication. Each is
+/// derived from the request only, so it reveals nothing about which access
+/// keys, users or credentials exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthHint {
+    /// The `Authorization` header or the Basic user name is malformed.
+    Malformed,
+    /// A SigV4 user name with a password that is not a signed Git password.
+    NotSigned,
+    /// A signed password whose time is this far from the server's clock.
+    ClockSkew {
+        /// Minutes off, rounded up.
+        minutes: u64,
+    },
+    /// A well-formed, timely SigV4 password that did not verify.
+    SigV4,
+    /// A service user name (`NAME-at-ACCOUNTID`) with its password.
+    GitCredential,
+}
+
+impl AuthHint {
+    /// The lines after "authentication failed" (git prints each as
+    /// `remote: ...`).
+    fn text(self) -> String {
+        match self {
+            AuthHint::Malformed => "gitiam: the credentials sent are malformed: the user name must be an access key id (from git-credential-gitiam) or a service user name NAME-at-ACCOUNTID".into(),
+            AuthHint::NotSigned => "gitiam: the password is not a signed Git password (YYYYMMDDTHHMMSSZ and 64 hex digits): is another credential helper (store, cache, a keychain) answering before git-credential-gitiam? Check `git config --show-origin --get-all credential.helper`".into(),
+            AuthHint::ClockSkew { minutes } => format!("gitiam: the password was signed about {minutes} minutes away from the server's clock: check this computer's clock"),
+            AuthHint::SigV4 => "gitiam: the signature did not verify: check that the access key is active and its secret right, and that credential.useHttpPath is true for this host (the password is signed for the repository path)".into(),
+            AuthHint::GitCredential => "gitiam: the Git credential did not verify: check the service user name and password (gitiam iam list-service-specific-credentials --user-name NAME shows the user's credentials and their status)".into(),
+        }
+    }
 }
 
 impl HttpError {
@@ -130,9 +169,11 @@ impl HttpError {
         match self {
             HttpError::NotFound => "gitiam: not found".into(),
             HttpError::MethodNotAllowed { .. } => "gitiam: method not allowed".into(),
-            HttpError::NoCredentials | HttpError::Unauthorized { .. } => {
-                "gitiam: authentication required".into()
-            }
+            HttpError::NoCredentials => "gitiam: authentication required".into(),
+            HttpError::Unauthorized { hint, .. } => format!(
+                "gitiam: authentication failed\n{}\ngitiam: the server's audit log has the exact reason",
+                hint.text()
+            ),
             HttpError::Throttled(retry) => format!(
                 "gitiam: too many failed authentications from your address; retry in {} seconds",
                 retry.secs()
@@ -291,9 +332,14 @@ mod tests {
         assert_eq!(r.headers()[header::WWW_AUTHENTICATE], CHALLENGE);
         let bad = HttpError::Unauthorized {
             reason: "signature mismatch".into(),
+            hint: AuthHint::ClockSkew { minutes: 20 },
         };
         assert!(bad.is_failed_authentication());
         assert_eq!(bad.status(), 401);
+        let text = bad.public_message();
+        assert!(text.contains("20 minutes away"), "{text}");
+        assert!(text.contains("audit log"), "{text}");
+        assert!(!text.contains("signature mismatch"), "{text}");
     }
 
     #[test]

@@ -157,9 +157,16 @@ async fn git_request(
     let (parts, body) = req.into_parts();
 
     let creds = authn::credentials(&parts.headers)?;
-    record.access_key_id = Some(creds.access_key_id.clone());
+    match &creds.service_user_name {
+        Some(name) => record.service_user_name = Some(name.clone()),
+        None => record.access_key_id = Some(creds.access_key_id.clone()),
+    }
     let host = authn::request_host(&parts.headers)?;
     let caller = authn::authenticate(state, &creds, host, &repo, info.now)?;
+    record.credential_type = Some(caller.method());
+    if creds.service_user_name.is_some() {
+        record.git_credential_id = Some(caller.access_key_id().to_string());
+    }
     record.principal = Some(caller.identity().arn().to_string());
     record.resource = Some(access::repository_arn(
         &state.server.region,

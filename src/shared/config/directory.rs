@@ -19,6 +19,8 @@ pub struct Directory {
     pub(super) roles_by_arn: HashMap<String, Arc<Role>>,
     pub(super) ssh_keys: HashMap<String, super::ssh::SshKey>,
     pub(super) ssh_cas: Vec<super::ssh::SshCertificateAuthority>,
+    /// Git credentials by service user name (`NAME-at-ACCOUNT`).
+    pub(super) git_credentials: HashMap<String, Vec<super::git_credential::GitCredential>>,
 }
 
 /// One `[[accounts]]` entry.
@@ -210,7 +212,7 @@ impl fmt::Debug for Role {
 
 /// A stable IAM-style unique id: `prefix` + 17 base32 characters of a hash of
 /// the kind, account and name.
-pub(super) fn unique_id(prefix: &str, kind: &str, account: &str, name: &str) -> String {
+pub fn unique_id(prefix: &str, kind: &str, account: &str, name: &str) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     for part in [kind, account, name] {

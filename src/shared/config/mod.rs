@@ -11,6 +11,7 @@
 
 mod directory;
 pub mod fleet;
+pub mod git_credential;
 pub mod raw;
 mod secret;
 pub mod ssh;
@@ -34,7 +35,8 @@ use crate::shared::policy::{Policy, PolicyError, PolicyKind};
 pub use directory::{Account, Directory, Role, User};
 pub use secret::Secret;
 
-use directory::{AccessKey, unique_id};
+use directory::AccessKey;
+pub use directory::unique_id;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -612,6 +614,7 @@ impl Loader<'_> {
     ) -> Result<Directory, ConfigError> {
         let mut dir = Directory::default();
         let mut ssh_seen = ssh::SeenKeys::default();
+        let mut git_credential_ids = BTreeSet::new();
         for account in accounts {
             let account = account.into_inner();
             let id = account.id.get_ref().clone();
@@ -680,8 +683,15 @@ impl Loader<'_> {
                     dir.keys.insert(key_id, access_key);
                 }
                 for key in &u.ssh_keys {
+                    self.timestamp(key.get_ref().uploaded.as_ref())?;
                     self.ssh_key(key, &user, &mut dir.ssh_keys, &mut ssh_seen)?;
                 }
+                self.git_credentials(
+                    &u.git_credentials,
+                    &user,
+                    &mut dir.git_credentials,
+                    &mut git_credential_ids,
+                )?;
                 acct.users.insert(name, user);
             }
             let mut role_names_ci = BTreeSet::new();
@@ -760,6 +770,7 @@ impl Loader<'_> {
     ) -> Result<(String, AccessKey), ConfigError> {
         let k = key.get_ref();
         let id = k.id.get_ref();
+        self.timestamp(k.created.as_ref())?;
         let id_ok = id.starts_with("AKIA")
             && (16..=128).contains(&id.len())
             && id

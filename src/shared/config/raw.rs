@@ -119,6 +119,8 @@ pub struct RawUser {
     pub access_keys: Vec<Spanned<RawAccessKey>>,
     #[serde(default)]
     pub ssh_keys: Vec<Spanned<RawSshKey>>,
+    #[serde(default)]
+    pub git_credentials: Vec<Spanned<RawGitCredential>>,
 }
 
 /// One entry of `access_keys`.
@@ -129,6 +131,8 @@ pub struct RawAccessKey {
     pub secret: Option<Spanned<String>>,
     pub secret_env: Option<Spanned<String>>,
     pub status: Option<Spanned<String>>,
+    /// RFC 3339 UTC, written by `gitiam iam create-access-key`.
+    pub created: Option<Spanned<String>>,
 }
 
 impl std::fmt::Debug for RawAccessKey {
@@ -138,6 +142,29 @@ impl std::fmt::Debug for RawAccessKey {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("secret_env", &self.secret_env.as_ref().map(|s| s.get_ref()))
             .field("status", &self.status.as_ref().map(|s| s.get_ref()))
+            .field("created", &self.created.as_ref().map(|s| s.get_ref()))
+            .finish()
+    }
+}
+
+/// One entry of a user's `git_credentials` (HTTPS Git credentials, see
+/// [`super::git_credential`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGitCredential {
+    pub id: Spanned<String>,
+    pub password_hash: Spanned<String>,
+    pub status: Option<Spanned<String>>,
+    pub created: Option<Spanned<String>>,
+}
+
+impl std::fmt::Debug for RawGitCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawGitCredential")
+            .field("id", self.id.get_ref())
+            .field("password_hash", &"<redacted>")
+            .field("status", &self.status.as_ref().map(|s| s.get_ref()))
+            .field("created", &self.created.as_ref().map(|s| s.get_ref()))
             .finish()
     }
 }
@@ -171,6 +198,8 @@ pub struct RawSshKey {
     pub id: Spanned<String>,
     pub public_key: Spanned<String>,
     pub status: Option<Spanned<String>>,
+    /// RFC 3339 UTC, written by `gitiam iam upload-ssh-public-key`.
+    pub uploaded: Option<Spanned<String>>,
 }
 
 /// One `[[accounts.ssh_certificate_authorities]]` entry.
