@@ -29,8 +29,10 @@ fuzz_target!(|data: &[u8]| {
         1 => {
             if let Ok(t) = parse_create_token(rest) {
                 assert!(t.expires_in > 0);
-                let cached = CachedToken::parse(br#"{"accessToken":"old","expiresAt":"2030-01-01T00:00:00Z"}"#)
-                    .expect("a fixed token parses");
+                let cached = CachedToken::parse(
+                    br#"{"accessToken":"old","expiresAt":"2030-01-01T00:00:00Z"}"#,
+                )
+                .expect("a fixed token parses");
                 let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
                 let fresh = cached.refreshed(&t, "https://x/start", "us-east-1", now);
                 let dir = std::env::temp_dir().join(format!("sso-fuzz-{}", std::process::id()));
@@ -43,7 +45,8 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         2 => {
-            let header = std::str::from_utf8(rest.get(..rest.len().min(40)).unwrap_or_default()).ok();
+            let header =
+                std::str::from_utf8(rest.get(..rest.len().min(40)).unwrap_or_default()).ok();
             let (code, message) = parse_error(header, rest, 400);
             assert!(!code.is_empty() && code.chars().count() <= 64 && !code.contains('\n'));
             assert!(message.chars().count() <= 300 && !message.contains('\n'));

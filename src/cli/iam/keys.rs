@@ -62,13 +62,13 @@ fn warn_if_readable(doc: &ConfigDocument) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(doc.path()) {
-            if m.permissions().mode() & 0o077 != 0 {
-                eprintln!(
-                    "gitiam iam: warning: {} now holds a secret and other users can read it (chmod 600)",
-                    doc.path().display()
-                );
-            }
+        if let Ok(m) = std::fs::metadata(doc.path())
+            && m.permissions().mode() & 0o077 != 0
+        {
+            eprintln!(
+                "gitiam iam: warning: {} now holds a secret and other users can read it (chmod 600)",
+                doc.path().display()
+            );
         }
     }
 }

@@ -309,6 +309,9 @@ fn find_entry(doc: &ConfigDocument, key: &str, id: &str, user_name: Option<&str>
     })
 }
 
+/// A change to one entry of a user's list (a key, a credential).
+type EntryEdit<'a> = dyn Fn(&mut dyn toml_edit::TableLike) + 'a;
+
 /// Runs `edit` on entry `found` of list `key`, or removes it when `edit`
 /// is `None`.
 fn edit_entry(
@@ -316,7 +319,7 @@ fn edit_entry(
     key: &str,
     found: &Found,
     operation: &'static str,
-    edit: Option<&dyn Fn(&mut dyn toml_edit::TableLike)>,
+    edit: Option<&EntryEdit<'_>>,
 ) -> Result<(), CliError> {
     let user = doc.user_mut(&found.user, operation)?;
     let Some(mut list) = user.get_mut(key).and_then(document::List::of) else {

@@ -435,7 +435,7 @@ fn oidc_checks(
                     && op.base != BaseOperator::Null
                     && !op.base.is_negated()
                     && !op.if_exists
-                    && values.iter().all(|v| v.trim_matches('*') != "")
+                    && values.iter().all(|v| !v.trim_matches('*').is_empty())
             })
         };
         if !restricts("sub") {
