@@ -97,7 +97,9 @@ pub async fn client_address<S: AsyncRead + Unpin>(
     timeout: Duration,
     door: &'static str,
 ) -> Option<SocketAddr> {
-    let settings = settings?;
+    let Some(settings) = settings else {
+        return Some(peer);
+    };
     match accept(settings, stream, peer, timeout).await {
         Ok(client) => Some(client),
         // A balancer's plain TCP check connects and closes: not worth a
@@ -398,6 +400,15 @@ mod tests {
         )
         .await;
         (result, reader.to_vec())
+    }
+
+    #[tokio::test]
+    async fn off_serves_the_connection_as_it_came_without_reading() {
+        let mut reader: &[u8] = b"\x16\x03\x01hello";
+        let peer = "192.0.2.9:4444".parse().unwrap();
+        let client = client_address(None, &mut reader, peer, Duration::from_secs(1), "https").await;
+        assert_eq!(client, Some(peer));
+        assert_eq!(reader, b"\x16\x03\x01hello");
     }
 
     #[tokio::test]
