@@ -209,9 +209,12 @@ fn clone_and_push_with_git_credential_store_under_the_users_policies() {
 
     // A user without policies authenticates but is denied.
     let (_, nobody, nobody_password) = create(&s.root, "nobody");
-    let nobody_file = store(&s, "nobody.credentials", &nobody, &nobody_password);
+    // Given directly: a 401 before the reload would make git erase a
+    // stored credential.
     wait_for("nobody's credential to load", || {
-        let out = git_with_store(&s, &nobody_file)
+        let out = s
+            .server
+            .git_fixed(&s.root, &nobody, &nobody_password)
             .args(["ls-remote", &s.server.url("demo")])
             .run();
         out.stderr.contains("403") || out.stderr.contains("not authorized")
