@@ -895,8 +895,22 @@ fn the_health_listener_answers_probes_that_send_no_header() {
     );
     policies(&dir.path().join("a"), PULL_PUSH);
     let replica = start_replica(dir.path(), "a");
+    // The health listener binds beside the Git port, not before the
+    // "serving" line that start_replica waits for: retry the connect.
+    let connect = || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => return s,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("health listener on {port}: {e}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    };
     let get = |path: &str| -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut s = connect();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let mut text = String::new();
