@@ -9,7 +9,8 @@ assumable by the account's users with an external id, 20 in chains of
 roles, 10 by an OIDC provider with sub/aud conditions, 10 by named users);
 a second account with 100 users assuming roles across accounts.
 
-Times, best of RUNS (default 3), each including loading the configuration:
+Times, the median of RUNS (default 5) with the range, each including
+loading the configuration:
 - `gitiam policy simulate --config` for one user's push;
 - `gitiam access who-can` for a push to one repository's main branch;
 - `gitiam access diff` of the configuration against a copy where one group
@@ -23,6 +24,7 @@ import json
 import os
 import shutil
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -134,7 +136,9 @@ def write_config(directory, extra_repo=None):
         f.write("\n".join(lines))
 
 
-def best(runs, args, expect):
+def timed(runs, args, expect):
+    """Runs the binary RUNS times; returns (median, min, max) seconds and the
+    last output."""
     times = []
     out = None
     for _ in range(runs):
@@ -143,11 +147,16 @@ def best(runs, args, expect):
         times.append(time.perf_counter() - start)
         if out.returncode not in expect:
             sys.exit(f"{args}: exit {out.returncode}\n{out.stderr}")
-    return min(times), out
+    return (statistics.median(times), min(times), max(times)), out
+
+
+def ms(t):
+    median, low, high = t
+    return f"{median * 1000:.0f} ms (range {low * 1000:.0f}-{high * 1000:.0f})"
 
 
 def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     if not os.environ.get("GITIAM_BENCH_NO_BUILD"):
         print("building release binary...", file=sys.stderr)
         subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "gitiam"], cwd=ROOT, check=True)
@@ -159,24 +168,24 @@ def main():
         files = len(os.listdir(os.path.join(old, "policies")))
         print(f"configuration: {USERS} + 100 users, {GROUPS} groups, {ROLES} roles, {files} policy files")
         cfg = os.path.join(old, "gitiam.toml")
-        t, out = best(runs, ["policy", "simulate", "--config", cfg, "--principal",
+        t, out = timed(runs, ["policy", "simulate", "--config", cfg, "--principal",
                              f"arn:aws:iam::{ACCOUNT}:user/u1234", "--action", "codecommit:GitPush",
                              "--resource", repo("team-234-api"), "--context",
                              "codecommit:References=refs/heads/feature"], (0, 2))
-        print(f"policy simulate --config: {t * 1000:.0f} ms ({out.stdout.splitlines()[0]})")
-        t, out = best(runs, ["access", "who-can", "--config", cfg, "--action", "codecommit:GitPush",
+        print(f"policy simulate --config: {ms(t)} ({out.stdout.splitlines()[0]})")
+        t, out = timed(runs, ["access", "who-can", "--config", cfg, "--action", "codecommit:GitPush",
                              "--resource", repo("team-8-api"), "--context",
                              "codecommit:References=refs/heads/main"], (0,))
         principals = [l for l in out.stdout.splitlines() if not l.startswith(" ")]
         vias = len(out.stdout.splitlines()) - len(principals)
-        print(f"access who-can: {t * 1000:.0f} ms ({len(principals)} principals, {vias} via lines)")
-        t, out = best(runs, ["access", "who-can", "--config", cfg, "--action", "codecommit:GitPull",
+        print(f"access who-can: {ms(t)} ({len(principals)} principals, {vias} via lines)")
+        t, out = timed(runs, ["access", "who-can", "--config", cfg, "--action", "codecommit:GitPull",
                              "--resource", repo("shared-tools")], (0,))
         principals = [l for l in out.stdout.splitlines() if not l.startswith(" ")]
-        print(f"access who-can (pull, every user): {t * 1000:.0f} ms ({len(principals)} principals)")
-        t, out = best(runs, ["access", "diff", "--config", os.path.join(new, "gitiam.toml"),
+        print(f"access who-can (pull, every user): {ms(t)} ({len(principals)} principals)")
+        t, out = timed(runs, ["access", "diff", "--config", os.path.join(new, "gitiam.toml"),
                              "--against", cfg], (1,))
-        print(f"access diff: {t * 1000:.0f} ms ({len(out.stdout.splitlines())} lines)")
+        print(f"access diff: {ms(t)} ({len(out.stdout.splitlines())} lines)")
     finally:
         shutil.rmtree(work)
 

@@ -90,15 +90,19 @@ fn list(outbox: &Outbox, status: Option<Status>, json: bool) -> Result<u8> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(0);
     }
-    println!(
+    outln!(
         "{:<10} {:<16} {:<36} {:<17} {:<20} REPOSITORY",
-        "STATUS", "ENDPOINT", "ID", "EVENT", "REFERENCE"
+        "STATUS",
+        "ENDPOINT",
+        "ID",
+        "EVENT",
+        "REFERENCE"
     );
     for (s, d) in &rows {
-        println!(
+        outln!(
             "{:<10} {:<16} {:<36} {:<17} {:<20} {}",
             s.as_str(),
             d.endpoint,
@@ -156,7 +160,7 @@ fn redeliver(outbox: &Outbox, failed: bool, ids: &[String]) -> Result<u8> {
         std::fs::write(&wake, b"").with_context(|| format!("writing {}", wake.display()))?;
     }
     let missing: Vec<&String> = ids.iter().filter(|id| !found.contains(*id)).collect();
-    println!("{moved} event(s) queued for delivery again");
+    outln!("{moved} event(s) queued for delivery again");
     if !missing.is_empty() {
         eprintln!(
             "no such event: {}",

@@ -1,6 +1,14 @@
 //! Command-line front ends of the `gitiam` binary. Each subcommand lives in
 //! its own module and returns an [`std::process::ExitCode`]-compatible code.
 
+/// `println!` for command output: through [`print_out`], so that a closed
+/// pipe (`gitiam ... | head`) ends the output instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::print_out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod access;
 pub mod events;
 pub mod iam;

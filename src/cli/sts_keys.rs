@@ -80,7 +80,7 @@ pub fn run(command: Command) -> Result<u8> {
                     })
                     .unwrap_or_default();
                 let state = if i == 0 { "active" } else { "verify-only" };
-                println!("{kid}\t{state}\t{when}");
+                outln!("{kid}\t{state}\t{when}");
             }
         }
         Command::Add(location) => {
@@ -88,21 +88,21 @@ pub fn run(command: Command) -> Result<u8> {
             let mut keys = KeySet::load_or_generate(&path)?;
             let kid = keys.add();
             save(&keys, &path)?;
-            println!("{kid}");
+            outln!("{kid}");
         }
         Command::Activate { kid, location } => {
             let path = path_of(&location)?;
             let mut keys = KeySet::load(&path)?;
             keys.activate(&kid)?;
             save(&keys, &path)?;
-            println!("{kid}");
+            outln!("{kid}");
         }
         Command::Rotate(location) => {
             let path = path_of(&location)?;
             let mut keys = KeySet::load_or_generate(&path)?;
             let kid = keys.rotate();
             save(&keys, &path)?;
-            println!("{kid}");
+            outln!("{kid}");
         }
         Command::Remove { kid, location } => {
             let path = path_of(&location)?;

@@ -27,6 +27,7 @@ pub mod access;
 pub mod audit;
 pub mod backend;
 pub(crate) mod body;
+pub mod connections;
 pub mod events;
 pub mod https;
 pub mod identity;

@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::server::{ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, write};
+use crate::common::server::{
+    ACCOUNT, Creds, DEVELOPERS, TestServer, bare_repo_with_commit, git_ok, write,
+};
 use crate::common::{self, CommandExt as _, Run};
 
 const PARTNER_ACCOUNT: &str = "444455556666";
@@ -77,28 +79,6 @@ policies = ["policies/partner.json"]
         ALICE.0, ALICE.1, BOB.0, BOB.1, CAROL.0, CAROL.1
     )
 }
-
-const DEVELOPERS: &str = r#"{
-  "Version": "2012-10-17",
-  "Statement": [
-    {
-      "Sid": "PullAndPush",
-      "Effect": "Allow",
-      "Action": ["codecommit:GitPull", "codecommit:GitPush"],
-      "Resource": "arn:aws:codecommit:us-east-1:111122223333:*"
-    },
-    {
-      "Sid": "DenyPushToMain",
-      "Effect": "Deny",
-      "Action": "codecommit:GitPush",
-      "Resource": "arn:aws:codecommit:us-east-1:111122223333:*",
-      "Condition": {
-        "StringEqualsIfExists": { "codecommit:References": ["refs/heads/main"] },
-        "Null": { "codecommit:References": "false" }
-      }
-    }
-  ]
-}"#;
 
 /// The same policy, reformatted: other order of keys, one line, a string
 /// for a one-element list.
@@ -255,9 +235,14 @@ fn push(server: &TestServer, work: &Path, git: impl Fn(&Path) -> Command, refere
     let n = std::fs::read_to_string(work.join(&file)).map_or(0, |s| s.len());
     std::fs::write(work.join(&file), "x".repeat(n + 1)).unwrap();
     git_ok(work, &["add", &file]);
+    // The work tree's name in the message: every user commits as the same
+    // test identity, so two users' commits made in the same second would
+    // otherwise be the same commit, and the second push would be "Everything
+    // up-to-date", a success that the server never decided.
+    let who = work.file_name().unwrap().to_string_lossy();
     git_ok(
         work,
-        &["commit", "-q", "-m", &format!("change {reference}")],
+        &["commit", "-q", "-m", &format!("{who}: change {reference}")],
     );
     let out = git(work)
         .args([
@@ -271,7 +256,20 @@ fn push(server: &TestServer, work: &Path, git: impl Fn(&Path) -> Command, refere
     if std::env::var_os("ACCESS_REVIEW_DEBUG").is_some() {
         eprintln!("push {reference}: {}\n{}", out.succeeded(), out.stderr);
     }
-    out.succeeded()
+    if !out.succeeded() {
+        return false;
+    }
+    // Accepted means the server's ref is now this commit: a push that sent
+    // nothing proves nothing about the decision.
+    let head = git_ok(work, &["rev-parse", "HEAD"]);
+    let remote = git(work)
+        .args(["ls-remote", &server.url("demo"), reference])
+        .run();
+    out.check(
+        remote.stdout.split_whitespace().next() == Some(head.trim()),
+        "git push succeeded but the server's ref is not the pushed commit",
+    );
+    true
 }
 
 #[test]

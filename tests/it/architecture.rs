@@ -22,6 +22,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("server::audit", 3),
     ("server::metrics", 3),
     ("server::throttle", 3),
+    ("server::connections", 3),
     ("server::tls", 3),
     ("server::proxy_protocol", 3),
     ("server::identity", 4),

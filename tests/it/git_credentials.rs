@@ -10,30 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::server::{ACCOUNT, TestServer, bare_repo_with_commit, git_ok, rev, write};
+use crate::common::server::{
+    ACCOUNT, DEVELOPERS, TestServer, bare_repo_with_commit, git_ok, rev, write,
+};
 use crate::common::{self, CommandExt as _};
-
-const DEVELOPERS: &str = r#"{
-  "Version": "2012-10-17",
-  "Statement": [
-    {
-      "Sid": "PullAndPush",
-      "Effect": "Allow",
-      "Action": ["codecommit:GitPull", "codecommit:GitPush"],
-      "Resource": "arn:aws:codecommit:us-east-1:111122223333:*"
-    },
-    {
-      "Sid": "DenyPushToMain",
-      "Effect": "Deny",
-      "Action": "codecommit:GitPush",
-      "Resource": "arn:aws:codecommit:us-east-1:111122223333:*",
-      "Condition": {
-        "StringEqualsIfExists": { "codecommit:References": ["refs/heads/main"] },
-        "Null": { "codecommit:References": "false" }
-      }
-    }
-  ]
-}"#;
 
 fn config() -> String {
     format!(

@@ -10,34 +10,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::common::CommandExt as _;
 use crate::common::server::{
-    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, write,
+    ACCOUNT, Creds, DEVELOPERS, TestServer, bare_repo_with_commit, git_ok, rev, write,
 };
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
 const NOBODY: (&str, &str) = ("AKIANOBODY0000000001", "nobody-secret-0123456789abcdef");
 const READER: (&str, &str) = ("AKIAREADER0000000001", "reader-secret-0123456789abcdef");
-
-const DEVELOPERS: &str = r#"{
-  "Version": "2012-10-17",
-  "Statement": [
-    {
-      "Sid": "PullAndPush",
-      "Effect": "Allow",
-      "Action": ["codecommit:GitPull", "codecommit:GitPush"],
-      "Resource": "arn:aws:codecommit:us-east-1:111122223333:*"
-    },
-    {
-      "Sid": "DenyPushToMain",
-      "Effect": "Deny",
-      "Action": "codecommit:GitPush",
-      "Resource": "arn:aws:codecommit:us-east-1:111122223333:*",
-      "Condition": {
-        "StringEqualsIfExists": { "codecommit:References": ["refs/heads/main"] },
-        "Null": { "codecommit:References": "false" }
-      }
-    }
-  ]
-}"#;
 
 const READ_ONLY: &str = r#"{
   "Version": "2012-10-17",

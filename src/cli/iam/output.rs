@@ -73,7 +73,7 @@ pub fn print_json(value: &impl Serialize) {
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
     if value.serialize(&mut ser).is_ok() {
-        println!("{}", String::from_utf8_lossy(&out));
+        outln!("{}", String::from_utf8_lossy(&out));
     }
 }
 

@@ -306,7 +306,7 @@ fn print_text(
     for e in &evaluation.errors {
         let _ = writeln!(out, "note: {e}");
     }
-    print!("{out}");
+    crate::cli::print_out(&out);
 }
 
 fn print_json(
@@ -349,7 +349,7 @@ fn print_json(
         "errors": evaluation.errors,
     });
     match serde_json::to_string_pretty(&value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => outln!("{text}"),
         Err(e) => eprintln!("gitiam policy simulate: {e}"),
     }
 }

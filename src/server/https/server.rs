@@ -12,12 +12,13 @@ use std::sync::Arc;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::shared::config::Config;
 
 use super::service;
+use crate::server::connections::{ConnectionSlot, ConnectionSlots};
 use crate::server::state::{StartError, State};
 use crate::server::tls;
 use crate::server::{proxy_protocol, reload};
@@ -114,19 +115,13 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
     }
 
     let http = Arc::new(HttpBuilders::new(&state));
-    let max = state
-        .server
-        .max_connections
-        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
-    let permits = Arc::new(Semaphore::new(max));
+    let slots = ConnectionSlots::new(state.server.max_connections);
 
     loop {
-        // Waiting for a permit before accepting leaves excess connections in
-        // the kernel's backlog instead of accepting them unserved.
-        let permit = tokio::select! {
-            p = Arc::clone(&permits).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
+        let slot = tokio::select! {
+            s = slots.take() => match s {
+                Some(s) => s,
+                None => break,
             },
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
@@ -150,7 +145,7 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
             Arc::clone(&http),
             tcp,
             peer,
-            permit,
+            slot,
             shutdown_rx.clone(),
         ));
     }
@@ -158,10 +153,9 @@ pub async fn serve(config: Config, options: ServeOptions) -> Result<(), StartErr
     drop(listener);
     tracing::info!("shutting down: no new connections; waiting for requests in flight");
     let _ = shutdown_tx.send(true);
-    let all = u32::try_from(max).unwrap_or(u32::MAX);
-    match tokio::time::timeout(state.server.shutdown_timeout, permits.acquire_many(all)).await {
-        Ok(_) => tracing::info!("all connections closed"),
-        Err(_) => tracing::warn!(
+    match slots.drained(state.server.shutdown_timeout).await {
+        true => tracing::info!("all connections closed"),
+        false => tracing::warn!(
             timeout = ?state.server.shutdown_timeout,
             "shutdown timeout: closing remaining connections"
         ),
@@ -218,7 +212,7 @@ async fn connection(
     http: Arc<HttpBuilders>,
     mut tcp: TcpStream,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    _slot: ConnectionSlot,
     mut shutdown: watch::Receiver<bool>,
 ) {
     state.metrics.connection_opened();

@@ -13,12 +13,13 @@ use russh::keys::{Algorithm, EcdsaCurve, HashAlg, PrivateKey};
 use russh::server::Config;
 use russh::{MethodKind, MethodSet, Preferred, SshId};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::bridge;
 use super::error::SshError;
 use super::session::{Connection, Outcome};
+use crate::server::connections::{ConnectionSlot, ConnectionSlots};
 use crate::server::proxy_protocol;
 use crate::server::state::{StartError, State};
 
@@ -102,16 +103,12 @@ async fn accept_loop(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) {
-    let max = state
-        .server
-        .max_connections
-        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
-    let permits = Arc::new(Semaphore::new(max));
+    let slots = ConnectionSlots::new(state.server.max_connections);
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&permits).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
+        let slot = tokio::select! {
+            s = slots.take() => match s {
+                Some(s) => s,
+                None => break,
             },
             _ = stopped(&mut stop) => break,
         };
@@ -131,15 +128,11 @@ async fn accept_loop(
             Arc::clone(&config),
             tcp,
             peer,
-            permit,
+            slot,
         ));
     }
     drop(listener);
-    let all = u32::try_from(max).unwrap_or(u32::MAX);
-    if tokio::time::timeout(state.server.shutdown_timeout, permits.acquire_many(all))
-        .await
-        .is_err()
-    {
+    if !slots.drained(state.server.shutdown_timeout).await {
         tracing::warn!("ssh: closing remaining sessions");
     }
 }
@@ -154,7 +147,7 @@ async fn connection(
     config: Arc<Config>,
     mut tcp: TcpStream,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    _slot: ConnectionSlot,
 ) {
     state.metrics.connection_opened();
     let _open = OpenConnection(&state);
