@@ -268,3 +268,96 @@ fn a_busy_port_suggests_listen() {
     out.assert_stderr_contains("with --ssh-listen");
     drop(taken);
 }
+
+/// `cargo run -- quickstart` before the helper is built: the quickstart
+/// builds it with the cargo that runs it (`CARGO`, same profile), says so
+/// first, and lets cargo's progress lines (its stderr) through, so that the
+/// minute-long first build visibly does something; cargo's stdout is not
+/// mixed into the printed commands. The cargo here is a script that records
+/// its arguments and prints a progress line: the real one, run inside the
+/// test suite, would rebuild the helper binary that other tests are running.
+#[test]
+fn quickstart_builds_a_missing_helper_showing_cargo_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let cargo = root.join("cargo");
+    write(
+        root,
+        "cargo",
+        "#!/bin/sh\n\
+         printf '%s\\n' \"$@\" > \"$ARGS_FILE\"\n\
+         echo '   Compiling git-credential-gitiam (progress line)' >&2\n\
+         echo 'cargo stdout'\n\
+         exit \"${CARGO_EXIT:-0}\"\n",
+    );
+    std::fs::set_permissions(
+        &cargo,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let manifest = root.join("checkout/Cargo.toml");
+    let quickstart = |profile: &str, exit: &str| {
+        // The helper is looked for, and built for, beside the running gitiam.
+        let bin_dir = root.join(profile);
+        let gitiam = bin_dir.join("gitiam");
+        if !gitiam.exists() {
+            std::fs::create_dir_all(&bin_dir).unwrap();
+            std::fs::hard_link(common::bin("gitiam"), &gitiam)
+                .or_else(|_| std::fs::copy(common::bin("gitiam"), &gitiam).map(|_| ()))
+                .unwrap();
+        }
+        let args_file = root.join(format!("{profile}-{exit}.args"));
+        let run = Command::new(&gitiam)
+            .arg("quickstart")
+            .arg(root.join(format!("demo-{profile}-{exit}")))
+            .arg("--no-serve")
+            .env("CARGO", &cargo)
+            .env("CARGO_MANIFEST_PATH", &manifest)
+            .env("CARGO_PKG_NAME", "gitiam")
+            .env("CARGO_EXIT", exit)
+            .env("ARGS_FILE", &args_file)
+            .run();
+        let args = std::fs::read_to_string(&args_file).ok();
+        (run.assert_success(), args)
+    };
+
+    for (profile, release) in [("debug", None), ("release", Some("--release"))] {
+        let (run, args) = quickstart(profile, "0");
+        let announced = run.stderr.find("gitiam: building git-credential-gitiam");
+        let progress = run
+            .stderr
+            .find("Compiling git-credential-gitiam (progress line)");
+        run.check(
+            matches!((announced, progress), (Some(a), Some(p)) if a < p),
+            "the build is announced, then cargo's progress is shown",
+        );
+        run.check(
+            !run.stdout.contains("cargo stdout"),
+            "cargo's stdout is kept out of the printed commands",
+        );
+        let mut expected = vec![
+            "build".to_string(),
+            "--bin".into(),
+            "git-credential-gitiam".into(),
+            "--manifest-path".into(),
+            manifest.display().to_string(),
+        ];
+        expected.extend(release.map(String::from));
+        assert_eq!(
+            args.map(|a| a.lines().map(String::from).collect::<Vec<_>>()),
+            Some(expected),
+            "{profile}: cargo's arguments"
+        );
+    }
+
+    let (run, _) = quickstart("debug", "1");
+    run.assert_stderr_contains("gitiam: building git-credential-gitiam failed");
+
+    // A helper already beside gitiam is used as it is: no build.
+    write(&root.join("debug"), "git-credential-gitiam", "#!/bin/sh\n");
+    let (run, args) = quickstart("debug", "2");
+    run.check(
+        !run.stderr.contains("building git-credential-gitiam") && args.is_none(),
+        "no build when the helper exists",
+    );
+}
