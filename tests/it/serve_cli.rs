@@ -290,11 +290,7 @@ fn quickstart_builds_a_missing_helper_showing_cargo_progress() {
          echo 'cargo stdout'\n\
          exit \"${CARGO_EXIT:-0}\"\n",
     );
-    std::fs::set_permissions(
-        &cargo,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let manifest = root.join("checkout/Cargo.toml");
     let quickstart = |profile: &str, exit: &str| {
         // The helper is looked for, and built for, beside the running gitiam.

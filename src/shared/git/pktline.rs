@@ -71,12 +71,23 @@ fn hex_value(b: u8) -> Option<usize> {
 pub fn parse_length(header: [u8; 4]) -> Result<usize, PktError> {
     let mut len = 0usize;
     for b in header {
-        let v = hex_value(b).ok_or_else(|| {
-            PktError::BadLengthCharacter(String::from_utf8_lossy(&header).into_owned())
-        })?;
+        let v = hex_value(b).ok_or_else(|| bad_length_character(&header))?;
         len = (len << 4) | v;
     }
     Ok(len)
+}
+
+/// The error for a header holding a non-hex byte: it shows the header up to
+/// and including the first bad byte, so that the error is the same whether
+/// the header arrived whole or a byte at a time (a partial header is
+/// refused as soon as a bad byte arrives).
+fn bad_length_character(header: &[u8]) -> PktError {
+    let end = header
+        .iter()
+        .position(|b| hex_value(*b).is_none())
+        .map_or(header.len(), |i| i + 1);
+    let shown = header.get(..end).unwrap_or(header);
+    PktError::BadLengthCharacter(String::from_utf8_lossy(shown).into_owned())
 }
 
 /// What the header at the start of a buffer announces.
@@ -96,9 +107,7 @@ fn decode_header(input: &[u8]) -> Result<Option<Header>, PktError> {
             // Reject a bad length character as soon as it arrives rather than
             // waiting for a fourth byte that may never come.
             if input.iter().any(|b| hex_value(*b).is_none()) {
-                return Err(PktError::BadLengthCharacter(
-                    String::from_utf8_lossy(input).into_owned(),
-                ));
+                return Err(bad_length_character(input));
             }
             return Ok(None);
         }
@@ -274,6 +283,17 @@ mod tests {
         assert!(matches!(one(b"00g0"), Err(PktError::BadLengthCharacter(_))));
         assert!(matches!(one(b"x"), Err(PktError::BadLengthCharacter(_))));
         assert!(matches!(one(b" 004"), Err(PktError::BadLengthCharacter(_))));
+        // The same error whole or cut short (found by the push_report fuzz
+        // target: the error text depended on how the input was chunked).
+        assert_eq!(
+            one(b"\n001"),
+            Err(PktError::BadLengthCharacter("\n".into()))
+        );
+        assert_eq!(one(b"\n"), Err(PktError::BadLengthCharacter("\n".into())));
+        assert_eq!(
+            one(b"00g0"),
+            Err(PktError::BadLengthCharacter("00g".into()))
+        );
         assert_eq!(one(b"fff1"), Err(PktError::TooLong(0xfff1)));
         assert_eq!(one(b"ffff"), Err(PktError::TooLong(0xffff)));
     }
