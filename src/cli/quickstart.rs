@@ -242,7 +242,9 @@ fn new_secret() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-const DEVELOPERS_POLICY: &str = r#"{
+/// The demo's group policy: pull and push on every repository of the
+/// account, no push to `refs/heads/main`. The integration tests use it too.
+pub const DEVELOPERS_POLICY: &str = r#"{
   "Version": "2012-10-17",
   "Statement": [
     {

@@ -17,29 +17,10 @@ pub const ACCOUNT: &str = "111122223333";
 /// Region of the test servers.
 pub const REGION: &str = "us-east-1";
 
-/// A group policy of the kind most tests use: pull and push on every
-/// repository of the account, but no push to `refs/heads/main`.
-pub const DEVELOPERS: &str = r#"{
-  "Version": "2012-10-17",
-  "Statement": [
-    {
-      "Sid": "PullAndPush",
-      "Effect": "Allow",
-      "Action": ["codecommit:GitPull", "codecommit:GitPush"],
-      "Resource": "arn:aws:codecommit:us-east-1:111122223333:*"
-    },
-    {
-      "Sid": "DenyPushToMain",
-      "Effect": "Deny",
-      "Action": "codecommit:GitPush",
-      "Resource": "arn:aws:codecommit:us-east-1:111122223333:*",
-      "Condition": {
-        "StringEqualsIfExists": { "codecommit:References": ["refs/heads/main"] },
-        "Null": { "codecommit:References": "false" }
-      }
-    }
-  ]
-}"#;
+/// A group policy of the kind most tests use: the quickstart demo's (pull
+/// and push on every repository of the account, no push to
+/// `refs/heads/main`, statement `DenyPushToMain`).
+pub use gitiam::cli::quickstart::DEVELOPERS_POLICY as DEVELOPERS;
 
 /// Long-term credentials of a test user.
 #[derive(Debug, Clone)]
