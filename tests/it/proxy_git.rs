@@ -5,12 +5,12 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::common::CommandExt as _;
 use crate::common::server::{
-    ACCOUNT, Creds, DEVELOPERS, TestServer, bare_repo_with_commit, git_ok, rev, write,
+    ACCOUNT, Creds, DEVELOPERS, TestServer, bare_repo_with_commit, commit_file, git_ok, rev, write,
 };
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
@@ -101,13 +101,6 @@ fn clone(s: &Setup, who: (&str, &str), name: &str) -> PathBuf {
     s.root.join(name)
 }
 
-fn commit(work: &Path, file: &str) -> String {
-    std::fs::write(work.join(file), format!("{file}\n")).unwrap();
-    git_ok(work, &["add", file]);
-    git_ok(work, &["commit", "-q", "-m", file]);
-    git_ok(work, &["rev-parse", "HEAD"]).trim().to_string()
-}
-
 #[test]
 fn clone_fetch_and_push_per_ref() {
     if !common::require_tool("clone_fetch_and_push_per_ref", "git", &["--version"]) {
@@ -142,7 +135,7 @@ fn clone_fetch_and_push_per_ref() {
     }
 
     // A branch push goes through.
-    let head = commit(&work, "feature.txt");
+    let head = commit_file(&work, "feature.txt");
     let out = s
         .server
         .git(&work, &alice)
@@ -284,7 +277,7 @@ fn a_push_through_a_symbolic_ref_is_decided_on_its_target() {
     );
     let work = clone(&s, ALICE, "work");
     let main_before = rev(&s.bare, "refs/heads/main").unwrap();
-    let head = commit(&work, "alias.txt");
+    let head = commit_file(&work, "alias.txt");
 
     // Update and delete through the alias: both would move main.
     for (refspec, shown) in [
@@ -431,7 +424,7 @@ fn missing_permissions_are_403() {
     // A reader can clone but not push: the receive-pack advertisement is
     // already refused.
     let work = clone(&s, READER, "reader");
-    commit(&work, "x.txt");
+    commit_file(&work, "x.txt");
     let out = s
         .server
         .git(&work, &creds(READER))

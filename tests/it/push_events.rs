@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::common;
 use crate::common::CommandExt as _;
 use crate::common::server::{
-    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, write,
+    ACCOUNT, Creds, TestServer, bare_repo_with_commit, commit_file, git_ok, rev, write,
 };
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
@@ -189,13 +189,6 @@ fn alice() -> Creds {
     Creds::new(ALICE.0, ALICE.1)
 }
 
-fn commit(work: &Path, file: &str) -> String {
-    std::fs::write(work.join(file), file).unwrap();
-    git_ok(work, &["add", file]);
-    git_ok(work, &["commit", "-q", "-m", file]);
-    git_ok(work, &["rev-parse", "HEAD"]).trim().to_owned()
-}
-
 fn push(server: &TestServer, work: &Path, args: &[&str]) -> common::Run {
     server
         .git(work, &alice())
@@ -255,7 +248,7 @@ fn branch_tag_and_multi_ref_pushes_give_one_signed_event_per_updated_ref() {
 
     // Create, update, tags, delete, then three refs in one push.
     push(&server, &work, &["origin", "main:refs/heads/feature"]).assert_success();
-    let c1 = commit(&work, "one.txt");
+    let c1 = commit_file(&work, "one.txt");
     push(&server, &work, &["origin", "HEAD:refs/heads/feature"]).assert_success();
     git_ok(&work, &["tag", "v1"]);
     git_ok(&work, &["tag", "x1"]);
@@ -276,7 +269,7 @@ fn branch_tag_and_multi_ref_pushes_give_one_signed_event_per_updated_ref() {
     // (non-fast-forward): no event.
     push(&server, &work, &["origin", "HEAD:refs/heads/protected"]).assert_failure();
     git_ok(&work, &["reset", "-q", "--hard", &main]);
-    let c2 = commit(&work, "two.txt");
+    let c2 = commit_file(&work, "two.txt");
     let nff = push(&server, &work, &["--force", "origin", "HEAD:refs/heads/a"]).assert_failure();
     assert!(nff.stderr.contains("non-fast-forward"), "{}", nff.stderr);
     assert_eq!(rev(&s.bare, "refs/heads/a").unwrap(), c1);
@@ -543,7 +536,7 @@ fn a_push_over_ssh_gives_its_event() {
         .arg(&url)
         .arg(&work)
         .ok();
-    let c = commit(&work, "ssh.txt");
+    let c = commit_file(&work, "ssh.txt");
     server
         .git(&work, &key.private)
         .args(["push", "origin", "HEAD:refs/heads/over-ssh"])
@@ -606,7 +599,7 @@ fn the_upstream_backend_reports_the_same_events() {
         .context("nginx error log", nginx.error_log())
         .assert_success();
     let main = rev(&bare, "main").unwrap();
-    let c = commit(&work, "up.txt");
+    let c = commit_file(&work, "up.txt");
     push(&server, &work, &["origin", "HEAD:refs/heads/up"]).assert_success();
     // One ref the upstream updates, one it refuses (non-fast-forward),
     // in one push: one event.

@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::common;
-use crate::common::server::{ACCOUNT, bare_repo_with_commit, git_ok, rev, write};
+use crate::common::server::{ACCOUNT, bare_repo_with_commit, commit_file, git_ok, rev, write};
 use crate::common::ssh::{KeyPair, SshServer, keygen, sign_certificate};
 
 const ALICE: &str = "APKAALICE00000000001";
@@ -119,12 +119,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn commit(work: &Path, file: &str) {
-    std::fs::write(work.join(file), file).unwrap();
-    git_ok(work, &["add", file]);
-    git_ok(work, &["commit", "-q", "-m", file]);
-}
-
 #[test]
 fn clone_fetch_and_push_a_branch_over_ssh() {
     if !tools("clone_fetch_and_push_a_branch_over_ssh") {
@@ -166,7 +160,7 @@ fn clone_fetch_and_push_a_branch_over_ssh() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("refs/heads/main"));
 
     let work = s.root.join("clone-v2");
-    commit(&work, "feature.txt");
+    commit_file(&work, "feature.txt");
     let out = run({
         let mut c = server.git(&work, key);
         c.args(["push", "origin", "HEAD:refs/heads/feature"]);
@@ -217,7 +211,7 @@ fn pushes_to_main_are_rejected_per_ref_and_change_nothing() {
     });
     assert!(out.status.success(), "{}", text(&out));
     let main_before = rev(&s.bare, "main");
-    commit(&work, "change.txt");
+    commit_file(&work, "change.txt");
 
     // main and another branch in one push: nothing of it happens.
     let out = run({
@@ -332,7 +326,7 @@ fn a_push_through_a_symbolic_ref_is_decided_on_its_target_over_ssh() {
     });
     assert!(out.status.success(), "{}", text(&out));
     let main_before = rev(&s.bare, "main");
-    commit(&work, "alias.txt");
+    commit_file(&work, "alias.txt");
     let out = run({
         let mut c = server.git(&work, key);
         c.args(["push", "origin", "HEAD:refs/heads/alias"]);
@@ -792,7 +786,7 @@ fn quickstart_serves_ssh_with_the_printed_commands() {
     let out = git(tmp.path(), &["clone", &url, "work"]);
     assert!(out.status.success(), "{}", text(&out));
     let work = tmp.path().join("work");
-    commit(&work, "ssh.txt");
+    commit_file(&work, "ssh.txt");
     let out = git(&work, &["push", "origin", "HEAD:refs/heads/feature-ssh"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = git(&work, &["push", "origin", "HEAD:main"]);

@@ -60,6 +60,15 @@ pub fn git_ok(cwd: &Path, args: &[&str]) -> String {
     git_cmd(cwd).args(args).ok().stdout
 }
 
+/// Commits a new file `file` (its name as its content, the message too) in
+/// the work tree `work`; returns the new HEAD.
+pub fn commit_file(work: &Path, file: &str) -> String {
+    std::fs::write(work.join(file), file).unwrap();
+    git_ok(work, &["add", file]);
+    git_ok(work, &["commit", "-q", "-m", file]);
+    git_ok(work, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
 /// Creates the bare repository `repos/ACCOUNT/NAME.git` under `root` with one
 /// commit on `main`; returns its path.
 pub fn bare_repo_with_commit(root: &Path, account: &str, name: &str) -> PathBuf {
