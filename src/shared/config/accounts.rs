@@ -218,17 +218,7 @@ impl Loader<'_> {
                 format!("access key {id}: the secret must be 16-1024 characters without control characters"),
             ));
         }
-        let active = match k.status.as_ref().map(|s| s.get_ref().as_str()) {
-            None | Some("Active") => true,
-            Some("Inactive") => false,
-            Some(other) => {
-                let at = k.status.as_ref().map_or_else(|| key.span(), |s| s.span());
-                return Err(self.at(
-                    &at,
-                    format!("status `{other}` must be \"Active\" or \"Inactive\""),
-                ));
-            }
-        };
+        let active = self.status(&k.status, key)?;
         Ok((
             id.clone(),
             AccessKey {

@@ -235,25 +235,6 @@ impl Loader<'_> {
         Ok(())
     }
 
-    /// `status`: absent or `Active` is true, `Inactive` false.
-    pub(super) fn status<T>(
-        &self,
-        status: &Option<Spanned<String>>,
-        entry: &Spanned<T>,
-    ) -> Result<bool, ConfigError> {
-        match status.as_ref().map(|s| s.get_ref().as_str()) {
-            None | Some("Active") => Ok(true),
-            Some("Inactive") => Ok(false),
-            Some(other) => {
-                let at = status.as_ref().map_or_else(|| entry.span(), |s| s.span());
-                Err(self.at(
-                    &at,
-                    format!("status `{other}` must be \"Active\" or \"Inactive\""),
-                ))
-            }
-        }
-    }
-
     /// A `created`/`uploaded` time: RFC 3339 when present.
     pub(super) fn timestamp(&self, value: Option<&Spanned<String>>) -> Result<(), ConfigError> {
         let Some(v) = value else { return Ok(()) };

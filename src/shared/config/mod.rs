@@ -306,6 +306,25 @@ impl Loader<'_> {
         }
     }
 
+    /// `status`: absent or `Active` is true, `Inactive` false.
+    pub(super) fn status<T>(
+        &self,
+        status: &Option<Spanned<String>>,
+        entry: &Spanned<T>,
+    ) -> Result<bool, ConfigError> {
+        match status.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("Active") => Ok(true),
+            Some("Inactive") => Ok(false),
+            Some(other) => {
+                let at = status.as_ref().map_or_else(|| entry.span(), |s| s.span());
+                Err(self.at(
+                    &at,
+                    format!("status `{other}` must be \"Active\" or \"Inactive\""),
+                ))
+            }
+        }
+    }
+
     fn positive(&self, v: Option<Spanned<u64>>, default: u64) -> Result<u64, ConfigError> {
         match v {
             None => Ok(default),

@@ -181,17 +181,7 @@ impl Loader<'_> {
         }
         let public_key = parse_public_key(k.public_key.get_ref())
             .map_err(|m| self.err(&k.public_key, format!("SSH key {id}: {m}")))?;
-        let active = match k.status.as_ref().map(|s| s.get_ref().as_str()) {
-            None | Some("Active") => true,
-            Some("Inactive") => false,
-            Some(other) => {
-                let at = k.status.as_ref().map_or_else(|| key.span(), |s| s.span());
-                return Err(self.at(
-                    &at,
-                    format!("status `{other}` must be \"Active\" or \"Inactive\""),
-                ));
-            }
-        };
+        let active = self.status(&k.status, key)?;
         let bytes = public_key
             .key_data()
             .fingerprint(HashAlg::Sha512)
