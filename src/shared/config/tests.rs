@@ -229,6 +229,10 @@ fn semantic_errors_have_locations() {
             "[server]\nmax_connections = 0\n",
             "gitiam.toml:2:19: must be greater than 0",
         ),
+        (
+            "[[accounts]]\nid = \"111122223333\"\n[[accounts.users]]\nname = \"a\"\naccess_keys = [{ id = \"AKIAEXAMPLESTATUS001\", secret = \"0123456789abcdef\", status = \"Enabled\" }]\n",
+            "gitiam.toml:5:85: status `Enabled` must be \"Active\" or \"Inactive\"",
+        ),
     ];
     for (text, want) in cases {
         let err = error_of(text);
