@@ -547,6 +547,24 @@ fn simulate_config_output_and_usage_errors() {
     )
     .assert_code(3)
     .assert_stderr_contains("is not defined in the configuration");
+    // A repository name where an ARN belongs: a usage error, not a deny.
+    gitiam(
+        root,
+        &[
+            "policy",
+            "simulate",
+            "--config",
+            "gitiam.toml",
+            "--principal",
+            &alice,
+            "--action",
+            "codecommit:GitPull",
+            "--resource",
+            "demo",
+        ],
+    )
+    .assert_code(3)
+    .assert_stderr_contains("--resource \"demo\": expected an ARN");
     gitiam(
         root,
         &[
@@ -674,6 +692,22 @@ fn who_can_lists_principals_and_chains() {
     let run = who_can(root, "sts:AssumeRole", &deployer, &[], false);
     let tops: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(tops, [carol.as_str(), partner.as_str(), ci.as_str()]);
+    // A role caller's `via` starts where its sessions come from: the
+    // identity provider, then the CI role, then the deployer.
+    let ci_via: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| *l != ci)
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .collect();
+    assert_eq!(ci_via.len(), 1, "{}", run.stdout);
+    assert!(
+        ci_via[0].starts_with(&format!("  via {OIDC} -> {ci} [when "))
+            && ci_via[0].ends_with(&format!("] -> {deployer}")),
+        "{}",
+        run.stdout
+    );
     // And the CI role through web identity.
     let run = who_can(root, "sts:AssumeRoleWithWebIdentity", &ci, &[], false);
     assert!(
@@ -682,6 +716,23 @@ fn who_can_lists_principals_and_chains() {
         "{}",
         run.stdout
     );
+
+    // A resource that is not an ARN is a usage error, not an empty answer.
+    gitiam(
+        root,
+        &[
+            "access",
+            "who-can",
+            "--config",
+            "gitiam.toml",
+            "--action",
+            "codecommit:GitPull",
+            "--resource",
+            "demo",
+        ],
+    )
+    .assert_code(3)
+    .assert_stderr_contains("--resource \"demo\": expected an ARN");
 
     // A bad configuration: 3, with the place.
     write(root, "bad.toml", "[[accounts]]\nid = \"12\"\n");
@@ -827,6 +878,71 @@ fn diff_reports_gains_and_removals() {
         )]
     );
 
+    // A second way in, added beside the first: the partner may also come
+    // with another external id. Nothing was loosened, yet more callers get
+    // in: a gain.
+    let other_partner_statement = r#"{
+      "Sid": "PartnerOther",
+      "Effect": "Allow",
+      "Principal": { "AWS": "444455556666" },
+      "Action": "sts:AssumeRole",
+      "Condition": { "StringEquals": { "sts:ExternalId": "other-9" } }
+    },"#;
+    let two_ways = DEPLOYER_TRUST.replace(
+        r#""Statement": ["#,
+        &format!("\"Statement\": [\n    {other_partner_statement}"),
+    );
+    assert_ne!(two_ways, DEPLOYER_TRUST);
+    variant("second-way", &|d| {
+        write(d, "policies/deployer-trust.json", &two_ways)
+    });
+    let run = diff(root, "second-way", "old").assert_code(1);
+    let partner_7 = r#"[when StringEquals {"sts:ExternalId": "partner-7"}]"#;
+    let other_9 = r#"[when StringEquals {"sts:ExternalId": "other-9"}]"#;
+    assert_eq!(
+        lines(&run),
+        [
+            format!("+ {partner} sts:AssumeRole {deployer} {other_9} or {partner_7}"),
+            format!("- {partner} sts:AssumeRole {deployer} {partner_7}"),
+        ]
+    );
+    // The same two statements in the other order: the same access, quiet.
+    let reordered = DEPLOYER_TRUST.replace(
+        r#"
+    { "Sid": "FromCi","#,
+        &format!(
+            "\n    {}\n    {{ \"Sid\": \"FromCi\",",
+            other_partner_statement
+        ),
+    );
+    assert_ne!(reordered, DEPLOYER_TRUST);
+    variant("second-way-reordered", &|d| {
+        write(d, "policies/deployer-trust.json", &reordered)
+    });
+    let run = diff(root, "second-way-reordered", "second-way").assert_code(0);
+    assert_eq!(run.stdout, "");
+
+    // Refs come from string conditions only: alice losing her group loses
+    // every representative ref, and no ref named "false" (the value of the
+    // group policy's `Null` condition).
+    variant("no-group", &|d| {
+        let config = std::fs::read_to_string(d.join("gitiam.toml")).unwrap();
+        write(
+            d,
+            "gitiam.toml",
+            &config.replace("groups = [\"developers\"]\n", ""),
+        );
+    });
+    let run = diff(root, "no-group", "old").assert_code(0);
+    let got = lines(&run);
+    assert!(
+        got.contains(&format!(
+            "- {alice} codecommit:GitPush {REPO} refs/heads/gitiam-review-other"
+        )),
+        "{got:#?}"
+    );
+    assert!(!got.iter().any(|l| l.ends_with(" false")), "{got:#?}");
+
     // A new role chain: the deployer may become a new admin role.
     variant("chain", &|d| {
         let mut config = std::fs::read_to_string(d.join("gitiam.toml")).unwrap();
@@ -900,9 +1016,10 @@ fn diff_reports_gains_and_removals() {
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v[0]["change"], "+");
     assert_eq!(v[0]["action"], "sts:AssumeRole");
+    // Conditions are alternatives, each a list that must all hold.
     assert_eq!(
-        v[1]["conditions"][0],
-        "StringEquals {\"sts:ExternalId\": \"partner-7\"}"
+        v[1]["conditions"],
+        serde_json::json!([["StringEquals {\"sts:ExternalId\": \"partner-7\"}"]])
     );
 
     // Usage: neither --against nor --against-git.

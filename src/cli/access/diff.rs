@@ -96,8 +96,8 @@ fn print_text(changes: &[Change]) {
         if let Some(r) = &e.reference {
             let _ = write!(out, " {r}");
         }
-        if !c.conditions.is_empty() {
-            let _ = write!(out, " [when {}]", c.conditions.join("; "));
+        if let Some(conditions) = c.conditions.describe() {
+            let _ = write!(out, " {conditions}");
         }
         out.push('\n');
     }
@@ -114,7 +114,7 @@ fn print_json(changes: &[Change]) {
                 "action": c.entry.action,
                 "resource": c.entry.resource,
                 "ref": c.entry.reference,
-                "conditions": c.conditions,
+                "conditions": c.conditions.sets(),
             })
         })
         .collect();

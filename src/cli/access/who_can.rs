@@ -46,6 +46,10 @@ pub(super) fn run(args: &Args) -> Exit {
         );
         return Exit::BadInput;
     }
+    if let Some(problem) = crate::cli::policy::resource_problem(&args.resource) {
+        eprintln!("gitiam access who-can: {problem}");
+        return Exit::BadInput;
+    }
     let Some(config) = load(&args.config, "who-can") else {
         return Exit::BadInput;
     };
@@ -64,12 +68,11 @@ pub(super) fn run(args: &Args) -> Exit {
     Exit::Ok
 }
 
-/// `ARN [when CONDITION; ...]`
+/// `ARN [when CONDITION; ...] or [when ...]`
 fn hop(arn: &str, edge: &Edge) -> String {
-    if edge.conditions.is_empty() {
-        arn.to_string()
-    } else {
-        format!("{arn} [when {}]", edge.conditions.join("; "))
+    match edge.conditions.describe() {
+        None => arn.to_string(),
+        Some(conditions) => format!("{arn} {conditions}"),
     }
 }
 
@@ -118,7 +121,7 @@ fn print_json(grants: &[Grant]) {
                                 "from": e.from,
                                 "to": e.to,
                                 "action": e.action,
-                                "conditions": e.conditions,
+                                "conditions": e.conditions.sets(),
                                 "statements": e.statements.iter().map(|s| serde_json::json!({"policy": s.policy, "sid": s.statement})).collect::<Vec<_>>(),
                             })
                         })

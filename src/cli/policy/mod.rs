@@ -99,6 +99,20 @@ pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// What is wrong with a `--resource` value, if anything: it must be an ARN
+/// (or `*`), as in a policy's `Resource`.
+pub(crate) fn resource_problem(resource: &str) -> Option<String> {
+    if resource.is_empty() {
+        return Some("--resource ARN is required".to_string());
+    }
+    if resource != "*" && crate::shared::policy::arn::Arn::parse(resource).is_none() {
+        return Some(format!(
+            "--resource \"{resource}\": expected an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)"
+        ));
+    }
+    None
+}
+
 /// `--context KEY=VALUE` entries (a repeated key gets several values).
 pub(crate) fn parse_context(entries: &[String]) -> Result<crate::shared::policy::Context, String> {
     let mut context = crate::shared::policy::Context::new();

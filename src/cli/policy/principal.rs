@@ -33,9 +33,7 @@ pub(super) fn run(args: &SimulateArgs) -> Exit {
         problems.push("--action SERVICE:ACTION is required".to_string());
     }
     let resource = args.resource.as_deref().unwrap_or_default();
-    if resource.is_empty() {
-        problems.push("--resource ARN is required".to_string());
-    }
+    problems.extend(super::resource_problem(resource));
     let overrides = match parse_context(&args.context) {
         Ok(c) => c,
         Err(e) => {

@@ -145,13 +145,7 @@ pub(crate) fn run(args: &SimulateArgs) -> Exit {
         )),
     }
     let resource = args.resource.as_deref().unwrap_or_default();
-    if args.resource.is_none() {
-        problems.push("--resource is required".to_string());
-    } else if resource != "*" && Arn::parse(resource).is_none() {
-        problems.push(format!(
-            "--resource \"{resource}\": expected an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)"
-        ));
-    }
+    problems.extend(super::resource_problem(resource));
     let principal = match args
         .principal
         .as_deref()

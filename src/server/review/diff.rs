@@ -31,10 +31,11 @@ use crate::server::access::{self, GIT_PULL, GIT_PUSH, REFERENCES_KEY};
 use crate::server::identity::Identity;
 use crate::shared::config::Directory;
 use crate::shared::policy::arn::Arn;
+use crate::shared::policy::condition::Family;
 use crate::shared::policy::{Context, Effect, Policy};
 
 use super::principal::{Reviewer, SESSION_NAME, user_identity};
-use super::reach::{Graph, own_policies};
+use super::reach::{Alternatives, Graph, own_policies};
 
 /// A repository that no named pattern of either configuration matches.
 pub const OTHER_REPOSITORY: &str = "gitiam-review-other";
@@ -75,7 +76,11 @@ impl Universe {
                     }
                 }
                 for condition in statement.conditions() {
-                    if condition.key().eq_ignore_ascii_case(REFERENCES_KEY) {
+                    // Only string comparisons name refs (`Null`'s "false"
+                    // is not one).
+                    if condition.key().eq_ignore_ascii_case(REFERENCES_KEY)
+                        && condition.operator().base.family() == Family::String
+                    {
                         for value in condition.values() {
                             if let Some(r) = representative(value) {
                                 self.refs.insert(r);
@@ -174,8 +179,8 @@ pub struct AccessEntry {
 /// conditions the caller must meet (for role edges).
 #[derive(Debug, Default)]
 pub struct AccessSet {
-    /// Entry -> conditions (empty: none).
-    pub entries: BTreeMap<AccessEntry, Vec<String>>,
+    /// Entry -> the conditions (none for Git access).
+    pub entries: BTreeMap<AccessEntry, Alternatives>,
 }
 
 /// Decides every request of `universe` for every principal of the
@@ -204,9 +209,7 @@ pub fn access_set(reviewer: &Reviewer<'_>, universe: &Universe) -> AccessSet {
             resource: edge.to.clone(),
             reference: None,
         };
-        let mut conditions = edge.conditions.clone();
-        conditions.sort();
-        set.entries.insert(entry, conditions);
+        set.entries.insert(entry, edge.conditions.clone());
     }
     set
 }
@@ -255,7 +258,7 @@ fn git_access(
                         resource: resource.clone(),
                         reference: reference.cloned(),
                     },
-                    Vec::new(),
+                    Alternatives::none(),
                 );
             }
         };
@@ -278,7 +281,7 @@ pub struct Change {
     /// The request.
     pub entry: AccessEntry,
     /// The conditions the caller must meet (new ones for `+` and `~`).
-    pub conditions: Vec<String>,
+    pub conditions: Alternatives,
 }
 
 impl Change {
@@ -289,8 +292,9 @@ impl Change {
 }
 
 /// What `new` grants that `old` does not (`+`, also when an entry's
-/// conditions were loosened or changed), what it no longer grants (`-`),
-/// and entries kept under stricter conditions (`~`), in entry order.
+/// conditions admit a caller the old ones did not: a set of conditions
+/// loosened, or another set added), what it no longer grants (`-`), and
+/// entries kept under stricter conditions (`~`), in entry order.
 pub fn diff(old: &AccessSet, new: &AccessSet) -> Vec<Change> {
     let mut changes = Vec::new();
     for (entry, conditions) in &new.entries {
@@ -302,7 +306,7 @@ pub fn diff(old: &AccessSet, new: &AccessSet) -> Vec<Change> {
             }),
             Some(before) if before == conditions => {}
             Some(before) => {
-                let stricter = before.iter().all(|c| conditions.contains(c));
+                let stricter = before.admits_all_of(conditions);
                 if !stricter {
                     changes.push(Change {
                         sign: '-',

@@ -59,10 +59,12 @@ pub struct Edge {
     pub to: String,
     /// `sts:AssumeRole` or `sts:AssumeRoleWithWebIdentity`.
     pub action: &'static str,
-    /// Conditions on keys that only the request supplies, as written
-    /// (`StringEquals {"sts:ExternalId": ["x"]}`): what the caller must
-    /// present. Empty when nothing is needed.
-    pub conditions: Vec<String>,
+    /// What the caller must present: conditions on keys that only the
+    /// request supplies, as written (`StringEquals {"sts:ExternalId":
+    /// ["x"]}`), as alternatives: meeting every condition of any one set
+    /// admits the caller (one set per trust statement that admits it).
+    /// Normalized (see [`Alternatives`]); empty when nothing is needed.
+    pub conditions: Alternatives,
     /// The statements that allowed it.
     pub statements: Vec<StatementRef>,
 }
@@ -260,20 +262,107 @@ fn may_admit(role: &Role, principal: &PrincipalInfo, action: &str) -> bool {
     })
 }
 
-/// Decides with `base`; when that denies, tries each trust statement that
+/// Sets of conditions, any one of which admits a caller: the conditions of
+/// a set all hold together, the sets are alternatives. Normalized so that
+/// two trust policies admitting under the same conditions compare equal
+/// whatever the order of their statements: each set sorted and without
+/// repeats, no set that contains another (it admits nobody more), sets in
+/// order. No sets at all: nothing is needed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Alternatives(Vec<Vec<String>>);
+
+impl Alternatives {
+    /// Nothing is needed.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The normal form of `sets` (see the type). A set without conditions
+    /// means nothing is needed.
+    pub fn new(sets: Vec<Vec<String>>) -> Self {
+        let mut sets: Vec<Vec<String>> = sets
+            .into_iter()
+            .map(|mut set| {
+                set.sort();
+                set.dedup();
+                set
+            })
+            .collect();
+        if sets.iter().any(Vec::is_empty) {
+            return Self::none();
+        }
+        sets.sort();
+        sets.dedup();
+        let minimal: Vec<Vec<String>> = sets
+            .iter()
+            .filter(|set| !sets.iter().any(|other| other != *set && covers(other, set)))
+            .cloned()
+            .collect();
+        Self(minimal)
+    }
+
+    /// True when nothing is needed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The sets.
+    pub fn sets(&self) -> &[Vec<String>] {
+        &self.0
+    }
+
+    /// True when every caller that `other` admits, `self` admits too: each
+    /// set of `other` contains some set of `self`.
+    pub fn admits_all_of(&self, other: &Alternatives) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        if other.is_empty() {
+            return false;
+        }
+        other
+            .0
+            .iter()
+            .all(|theirs| self.0.iter().any(|ours| covers(ours, theirs)))
+    }
+
+    /// `[when A; B] or [when C]`; `None` when nothing is needed.
+    pub fn describe(&self) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        let sets: Vec<String> = self
+            .0
+            .iter()
+            .map(|set| format!("[when {}]", set.join("; ")))
+            .collect();
+        Some(sets.join(" or "))
+    }
+}
+
+/// True when meeting `larger` means meeting `smaller`: every condition of
+/// `smaller` is in `larger`.
+fn covers(smaller: &[String], larger: &[String]) -> bool {
+    smaller.iter().all(|c| larger.contains(c))
+}
+
+/// Decides with `base`; when that denies, tries every trust statement that
 /// admits the caller but for conditions on keys `base` lacks, with values
-/// meeting them. Returns the conditions needed and the deciding statements.
+/// meeting them. Returns the conditions needed (one set per statement that
+/// admits) and the deciding statements of all of them.
 fn admit(
     role: &Role,
     principal: &PrincipalInfo,
     action: &str,
     base: &Context,
     decide: impl Fn(&Context) -> (bool, Vec<StatementRef>),
-) -> Option<(Vec<String>, Vec<StatementRef>)> {
+) -> Option<(Alternatives, Vec<StatementRef>)> {
     let (allowed, statements) = decide(base);
     if allowed {
-        return Some((Vec::new(), statements));
+        return Some((Alternatives::none(), statements));
     }
+    let mut sets = Vec::new();
+    let mut deciding: Vec<StatementRef> = Vec::new();
     let layers = [PolicyLayer::new(std::slice::from_ref(&role.trust_policy))];
     let request = Request {
         action,
@@ -304,16 +393,24 @@ fn admit(
         };
         let (allowed, statements) = decide(&context);
         if allowed {
-            let conditions = t
-                .conditions
-                .iter()
-                .filter(|c| c.request_values.is_none())
-                .map(|c| c.condition.clone())
-                .collect();
-            return Some((conditions, statements));
+            sets.push(
+                t.conditions
+                    .iter()
+                    .filter(|c| c.request_values.is_none())
+                    .map(|c| c.condition.clone())
+                    .collect(),
+            );
+            for s in statements {
+                if !deciding.contains(&s) {
+                    deciding.push(s);
+                }
+            }
         }
     }
-    None
+    if sets.is_empty() {
+        return None;
+    }
+    Some((Alternatives::new(sets), deciding))
 }
 
 /// `base` with a value for every key that `conditions` use and `base`

@@ -28,7 +28,8 @@ pub struct Grant {
     /// The statements that allow the request.
     pub statements: Vec<StatementRef>,
     /// For a role: every chain from a user or an identity provider to it.
-    /// For an edge answer (`sts:AssumeRole` asked directly): that edge.
+    /// For an edge answer (`sts:AssumeRole` asked directly): that edge,
+    /// after the chains to its caller when the caller is a role.
     pub via: Vec<Vec<Edge>>,
 }
 
@@ -92,6 +93,9 @@ pub fn who_can(reviewer: &Reviewer<'_>, action: &str, resource: &str) -> Vec<Gra
 }
 
 /// The callers that may assume `role` with `action`: one grant per edge.
+/// A user's or provider's `via` is that edge; a role's is every chain from
+/// a user or provider to that role, then the edge (a chain that passes
+/// through `role` itself is left out: it already reaches `role`).
 fn assume_grants(reviewer: &Reviewer<'_>, action: &str, role: &str) -> Vec<Grant> {
     let graph = Graph::build(reviewer);
     graph
@@ -104,7 +108,15 @@ fn assume_grants(reviewer: &Reviewer<'_>, action: &str, role: &str) -> Vec<Grant
             principal: e.from.clone(),
             kind: e.kind,
             statements: e.statements.clone(),
-            via: vec![vec![e.clone()]],
+            via: match e.kind {
+                Kind::User | Kind::Provider => vec![vec![e.clone()]],
+                Kind::Role => graph
+                    .chains(&e.from)
+                    .into_iter()
+                    .filter(|chain| chain.iter().all(|hop| hop.to != role))
+                    .map(|chain| chain.into_iter().chain([e]).cloned().collect())
+                    .collect(),
+            },
         })
         .collect()
 }
