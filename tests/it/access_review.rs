@@ -522,6 +522,55 @@ fn simulate_config_output_and_usage_errors() {
     )
     .assert_code(0);
     run.assert_stdout_contains("allowed by policies/deployer.json statement Deploy (Allow)");
+    // With a session policy (parsed as one: a `Principal` in it is an
+    // error): its statements are reported as the session policy's.
+    write(
+        root,
+        "session.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyPull","Effect":"Allow","Action":"codecommit:GitPull","Resource":"*"}]}"#,
+    );
+    let deployer = arn("role", "deployer");
+    let session_args = [
+        "policy",
+        "simulate",
+        "--config",
+        "gitiam.toml",
+        "--principal",
+        &deployer,
+        "--action",
+        "codecommit:GitPull",
+        "--resource",
+        REPO,
+        "--session-policy",
+        "session.json",
+        "--json",
+    ];
+    let run = gitiam(root, &session_args).assert_code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let types: Vec<(&str, &str)> = v["EvaluationResults"][0]["MatchedStatements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["SourcePolicyId"].as_str().unwrap(),
+                m["SourcePolicyType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        types.contains(&("session.json", "SESSION POLICY"))
+            && types.contains(&("policies/deployer.json", "IAM Policy")),
+        "{types:?}"
+    );
+    write(
+        root,
+        "session.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"codecommit:GitPull","Resource":"*"}]}"#,
+    );
+    gitiam(root, &session_args)
+        .assert_code(3)
+        .assert_stderr_contains("not allowed in a session policy");
 
     // Usage and configuration errors: 3.
     let mut with_policy = base.to_vec();

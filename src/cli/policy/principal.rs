@@ -16,7 +16,9 @@ use crate::server::identity::Identity;
 use crate::server::review::{Reviewer, Simulation, simulate};
 use crate::shared::config;
 use crate::shared::policy::spans::{Span, statement_spans};
-use crate::shared::policy::{Decision, Effect, Policy, PrincipalInfo, Request, StatementRef};
+use crate::shared::policy::{
+    Decision, Effect, Policy, PolicyKind, PrincipalInfo, Request, StatementRef,
+};
 
 pub(super) fn run(args: &SimulateArgs) -> Exit {
     let mut problems = Vec::new();
@@ -54,7 +56,7 @@ pub(super) fn run(args: &SimulateArgs) -> Exit {
     let session_policy = if args.session_policies.is_empty() {
         None
     } else {
-        match load(&args.session_policies) {
+        match load(&args.session_policies, Some(PolicyKind::Session)) {
             Ok(p) => Some(p),
             Err(p) => return bad_input(&p),
         }
@@ -74,7 +76,15 @@ pub(super) fn run(args: &SimulateArgs) -> Exit {
     let base = config_base(path);
     let positions = positions(&policies_of(&identity), &base);
     if args.json {
-        print_json(action, resource, &simulation, &positions);
+        // The session policy's statements are named by its file, as the
+        // server names an inline one SESSION_POLICY_SOURCE.
+        let mut session_sources: Vec<String> = args
+            .session_policies
+            .iter()
+            .map(|p| super::display(p))
+            .collect();
+        session_sources.push(crate::server::identity::SESSION_POLICY_SOURCE.to_string());
+        print_json(action, resource, &simulation, &positions, &session_sources);
     } else {
         print_text(action, resource, &simulation, &positions);
     }
@@ -226,6 +236,7 @@ fn print_json(
     resource: &str,
     sim: &Simulation,
     positions: &HashMap<(String, String), Span>,
+    session_sources: &[String],
 ) {
     let matched: Vec<serde_json::Value> = sim
         .evaluation
@@ -234,7 +245,7 @@ fn print_json(
         .map(|s| {
             let mut m = serde_json::json!({
                 "SourcePolicyId": s.policy,
-                "SourcePolicyType": if s.policy == crate::server::identity::SESSION_POLICY_SOURCE { "SESSION POLICY" } else { "IAM Policy" },
+                "SourcePolicyType": if session_sources.contains(&s.policy) { "SESSION POLICY" } else { "IAM Policy" },
                 "Sid": s.statement,
             });
             if let (Some(span), Some(obj)) = (span_of(positions, s), m.as_object_mut()) {

@@ -58,14 +58,22 @@ pub struct SimulateArgs {
 }
 
 /// Reads and parses policy files for `simulate`; `Err` carries the messages.
-pub(crate) fn load(paths: &[PathBuf]) -> Result<Vec<Arc<Policy>>, Vec<String>> {
+/// Reads and parses policy files as `kind` (`None`: guessed from the text).
+pub(crate) fn load(
+    paths: &[PathBuf],
+    kind: Option<PolicyKind>,
+) -> Result<Vec<Arc<Policy>>, Vec<String>> {
     let mut policies = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
         let name = display(path);
         match std::fs::read_to_string(path) {
             Err(e) => problems.push(format!("{name}: cannot read: {e}")),
-            Ok(text) => match Policy::parse_as(&name, &text, PolicyKind::guess(&text)) {
+            Ok(text) => match Policy::parse_as(
+                &name,
+                &text,
+                kind.unwrap_or_else(|| PolicyKind::guess(&text)),
+            ) {
                 Ok(p) => policies.push(Arc::new(p)),
                 Err(e @ PolicyError::Syntax { .. }) => problems.push(e.to_string()),
                 Err(e) => problems.extend(e.to_string().lines().map(str::to_string)),
@@ -166,11 +174,15 @@ pub(crate) fn run(args: &SimulateArgs) -> Exit {
         }
     };
     let mut sets = Vec::new();
-    for paths in [&args.policies, &args.session_policies, &args.boundaries] {
+    for (paths, kind) in [
+        (&args.policies, None),
+        (&args.session_policies, Some(PolicyKind::Session)),
+        (&args.boundaries, None),
+    ] {
         if paths.is_empty() {
             continue;
         }
-        match load(paths) {
+        match load(paths, kind) {
             Ok(policies) => sets.push(policies),
             Err(p) => problems.extend(p),
         }
