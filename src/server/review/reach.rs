@@ -465,3 +465,45 @@ fn candidates(value: &str) -> Vec<String> {
     out.extend(["true", "false", "gitiam-review"].map(String::from));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Alternatives;
+
+    fn alts(sets: &[&[&str]]) -> Alternatives {
+        Alternatives::new(
+            sets.iter()
+                .map(|s| s.iter().map(|c| c.to_string()).collect())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn normal_form_ignores_order_repeats_and_stricter_sets() {
+        assert_eq!(
+            alts(&[&["b", "a"], &["c"]]),
+            alts(&[&["c"], &["a", "b", "a"]])
+        );
+        // {a, b} admits nobody that {a} does not: it drops out.
+        assert_eq!(alts(&[&["a"], &["a", "b"]]), alts(&[&["a"]]));
+        // A set without conditions: nothing is needed.
+        assert!(alts(&[&["a"], &[]]).is_empty());
+        assert_eq!(
+            alts(&[&["x"], &["a", "b"]]).describe().as_deref(),
+            Some("[when a; b] or [when x]")
+        );
+    }
+
+    #[test]
+    fn admits_all_of_compares_who_gets_in() {
+        let one = alts(&[&["id=7"]]);
+        let two = alts(&[&["id=7"], &["id=9"]]);
+        let stricter = alts(&[&["id=7", "ip=10/8"]]);
+        assert!(two.admits_all_of(&one));
+        assert!(!one.admits_all_of(&two), "a second way in admits more");
+        assert!(one.admits_all_of(&stricter));
+        assert!(!stricter.admits_all_of(&one));
+        assert!(Alternatives::none().admits_all_of(&one));
+        assert!(!one.admits_all_of(&Alternatives::none()));
+    }
+}
