@@ -1,6 +1,7 @@
-//! Configuration reload: every ~500 ms the modification times of the
-//! configuration file, every policy file it references, the folders holding
-//! them and the STS key file are compared with the last seen ones; a change
+//! Configuration reload: every ~500 ms the modification times, sizes and
+//! inodes of the configuration file, every policy file it references, the
+//! folders holding them and the STS key file are compared with the last
+//! seen ones; a change
 //! (or SIGHUP) loads the whole configuration again. Only a configuration
 //! that loads completely replaces the directory, in one atomic swap; a
 //! broken edit is logged and the last good configuration keeps serving.
@@ -26,11 +27,17 @@ use super::state::State;
 /// How often files are checked.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-type Stamp = Option<(SystemTime, u64)>;
+/// What tells a file changed: modification time, size, and the inode
+/// (device and number). The inode catches a file replaced by rename, as
+/// `gitiam iam` and most editors do, even when the new file has the same
+/// size and a modification time the file system cannot tell apart from the
+/// old one (coarse timestamps).
+type Stamp = Option<(SystemTime, u64, u64, u64)>;
 
 fn stamp(path: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt as _;
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+    Some((meta.modified().ok()?, meta.len(), meta.dev(), meta.ino()))
 }
 
 /// The files and folders to watch for a configuration made of `files`
@@ -156,5 +163,37 @@ fn reload_keys(state: &State, path: &Path) {
         Err(e) => {
             tracing::error!(error = %e, "STS key file reload failed; keeping the loaded keys");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stamp;
+
+    /// A Git credential reset keeps the file's size; on a file system with
+    /// coarse timestamps the replacement can also keep its modification
+    /// time. The rename still shows.
+    #[test]
+    fn a_same_size_same_time_replacement_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gitiam.toml");
+        std::fs::write(&path, "password_hash = \"sha256:aaaa\"\n").unwrap();
+        let before = stamp(&path);
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let tmp = dir.path().join("gitiam.toml.tmp");
+        std::fs::write(&tmp, "password_hash = \"sha256:bbbb\"\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        let after = stamp(&path);
+        let (Some(b), Some(a)) = (before, after) else {
+            panic!("no stamp")
+        };
+        assert_eq!((a.0, a.1), (b.0, b.1), "same time and size");
+        assert_ne!(before, after, "the rename is seen");
     }
 }
