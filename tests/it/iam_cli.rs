@@ -3,7 +3,11 @@
 //! afterwards), AWS CLI-shaped JSON and errors, refused changes leaving the
 //! file byte-identical with its mode, a running server picking up a new
 //! access key and refusing a deleted one, and an uploaded SSH key working
-//! with the SSH door and the real `ssh` client.
+//! with the SSH door and the real `ssh` client. Also: the file's owner and
+//! group kept (or the change refused), concurrent runs losing no edit (the
+//! lock), a folder the user cannot write still listable, secrets from the
+//! environment not needed to edit, group names written as defined, and the
+//! SSH key and Git credential quotas and delete conflicts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -812,4 +816,43 @@ fn quotas_and_delete_conflicts_of_ssh_keys_and_git_credentials() {
         .assert_code(1)
         .assert_stderr_contains("An error occurred (DeleteConflict) when calling the DeleteUser operation: Cannot delete entity, must delete service-specific credentials first.");
     assert_eq!(text(&root), before);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_folder_can_be_listed_but_not_edited() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_tmp, root) = setup("");
+    let is_root = id("-u") == [0];
+    if is_root && !common::require_tool("iam_cli_read_only", "setpriv", &["--version"]) {
+        return;
+    }
+    // Root writes anywhere: it runs the commands as nobody instead.
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = if is_root {
+            let mut cmd = Command::new("setpriv");
+            cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+                .arg(common::bin("gitiam"));
+            cmd
+        } else {
+            Command::new(common::bin("gitiam"))
+        };
+        cmd.current_dir(&root).arg("iam").args(args).run()
+    };
+    let original = text(&root);
+    let users = run(&["list-users"]).assert_success();
+    assert!(
+        users.stdout.contains("\"UserName\": \"alice\""),
+        "{}",
+        users.stdout
+    );
+    let lock = std::fs::canonicalize(&root)
+        .unwrap()
+        .join("gitiam.toml.lock");
+    run(&["create-user", "--user-name", "bob"])
+        .assert_code(1)
+        .assert_stderr_contains(&format!("cannot lock {}", lock.display()));
+    assert_eq!(text(&root), original);
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

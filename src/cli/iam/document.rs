@@ -189,14 +189,16 @@ fn lock(path: &Path, access: Access) -> Result<Option<File>, CliError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let file = match (options.open(&lock_path), access) {
+    // A lock file someone else made may be readable only: that is enough
+    // to lock it.
+    let opened = options
+        .open(&lock_path)
+        .or_else(|e| File::open(&lock_path).map_err(|_| e));
+    let file = match (opened, access) {
         (Ok(file), _) => file,
         // Reading without the lock is safe: the file is only ever replaced
         // whole, by rename.
-        (Err(_), Access::Read) => match File::open(&lock_path) {
-            Ok(file) => file,
-            Err(_) => return Ok(None),
-        },
+        (Err(_), Access::Read) => return Ok(None),
         (Err(e), Access::Write) => return Err(CliError::Lock(lock_path, e)),
     };
     let attempt = match access {
