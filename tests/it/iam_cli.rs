@@ -3,7 +3,11 @@
 //! afterwards), AWS CLI-shaped JSON and errors, refused changes leaving the
 //! file byte-identical with its mode, a running server picking up a new
 //! access key and refusing a deleted one, and an uploaded SSH key working
-//! with the SSH door and the real `ssh` client.
+//! with the SSH door and the real `ssh` client. Also: the file's owner and
+//! group kept (or the change refused), concurrent runs losing no edit (the
+//! lock), a folder the user cannot write still listable, secrets from the
+//! environment not needed to edit, group names written as defined, and the
+//! SSH key and Git credential quotas and delete conflicts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -564,4 +568,291 @@ fn an_uploaded_ssh_key_logs_in_through_the_ssh_door() {
         std::fs::read_to_string(root.join("server.log")).unwrap_or_default()
     );
     assert!(out.stdout.contains("refs/heads/main"), "{}", out.stdout);
+}
+
+/// The owner, group and mode of a file.
+#[cfg(unix)]
+fn owner(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let m = std::fs::metadata(path).unwrap();
+    (m.uid(), m.gid(), m.permissions().mode() & 0o777)
+}
+
+/// `id -g` / `id -G` of the test user.
+#[cfg(unix)]
+fn id(flag: &str) -> Vec<u32> {
+    Command::new("id")
+        .arg(flag)
+        .ok()
+        .stdout
+        .split_whitespace()
+        .map(|g| g.parse().unwrap())
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn the_owner_and_group_of_the_file_are_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_tmp, root) = setup("");
+    let file = root.join("gitiam.toml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let is_root = id("-u") == [0];
+    let (uid, gid) = if is_root {
+        // Given away to nobody:nogroup, which root may keep for it.
+        std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+        (65534, 65534)
+    } else {
+        // Another of the user's groups: a member may give it to a file.
+        let primary = id("-g");
+        let Some(other) = id("-G").into_iter().find(|g| !primary.contains(g)) else {
+            common::skip(
+                "the_owner_and_group_of_the_file_are_kept",
+                "not root, and the test user has no supplementary group",
+            );
+            return;
+        };
+        std::os::unix::fs::chown(&file, None, Some(other)).unwrap();
+        (owner(&file).0, other)
+    };
+    iam(&root, &["create-user", "--user-name", "carol"]).assert_success();
+    assert!(text(&root).contains("name = \"carol\""));
+    assert_eq!(
+        owner(&file),
+        (uid, gid, 0o640),
+        "owner, group and mode kept"
+    );
+    // The lock file is owner-only.
+    assert_eq!(owner(&root.join("gitiam.toml.lock")).2, 0o600);
+
+    // A user who cannot give the file its owner back is refused, and the
+    // file is left as it was: run as nobody on a root-owned file.
+    if !is_root {
+        return;
+    }
+    if !common::require_tool("iam_cli_owner", "setpriv", &["--version"]) {
+        return;
+    }
+    let (_tmp2, other) = setup("");
+    let file = other.join("gitiam.toml");
+    // nobody may read the file and write next to it, not own it.
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let original = text(&other);
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(common::bin("gitiam"))
+        .current_dir(&other)
+        .args(["iam", "create-user", "--user-name", "carol"])
+        .run()
+        .assert_code(1);
+    let file = std::fs::canonicalize(&file).unwrap();
+    out.assert_stderr_contains(&format!(
+        "cannot keep the owner 0:0 of {}: run as its owner or root; the file is unchanged",
+        file.display()
+    ));
+    assert_eq!(text(&other), original);
+    assert_eq!(owner(&file), (0, 0, 0o644));
+    let names: Vec<_> = std::fs::read_dir(&other)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
+}
+
+#[test]
+fn concurrent_edits_are_all_kept() {
+    let (_tmp, root) = setup("");
+    let runs: Vec<_> = (0..8)
+        .map(|i| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                iam(&root, &["create-user", "--user-name", &format!("u{i}")]).assert_success();
+            })
+        })
+        .collect();
+    for run in runs {
+        run.join().unwrap();
+    }
+    let users = iam_json(&root, &["list-users"]);
+    let mut names: Vec<_> = users["Users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["UserName"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["alice", "u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7"],
+        "{}",
+        text(&root)
+    );
+    // The result loads with the server's loader (not only toml_edit's parser).
+    iam(&root, &["create-group", "--group-name", "after"]).assert_success();
+}
+
+#[test]
+fn secrets_from_the_environment_are_not_needed_to_edit() {
+    const LINE: &str =
+        "  { id = \"AKIAALICE00000000001\", secret_env = \"GITIAM_TEST_UNSET_VAR\" },\n";
+    let (_tmp, root) = setup("");
+    let original = text(&root).replace(
+        "  { id = \"AKIAALICE00000000001\", secret = \"alice-secret-0123456789abcdef\" },\n",
+        LINE,
+    );
+    write(&root, "gitiam.toml", &original);
+    let run = |args: &[&str]| {
+        Command::new(common::bin("gitiam"))
+            .current_dir(&root)
+            .env_remove("GITIAM_TEST_UNSET_VAR")
+            .arg("iam")
+            .args(args)
+            .run()
+    };
+    run(&["create-user", "--user-name", "bob"]).assert_success();
+    let after = text(&root);
+    assert!(after.contains(LINE), "{after}");
+    assert_eq!(
+        after.replacen("\n[[accounts.users]]\nname = \"bob\"\n", "", 1),
+        original
+    );
+    let keys = run(&["list-access-keys", "--user-name", "alice"]).assert_success();
+    assert!(
+        keys.stdout.contains("AKIAALICE00000000001"),
+        "{}",
+        keys.stdout
+    );
+    // The server still needs the variable.
+    let out = Command::new(common::bin("gitiam"))
+        .env_remove("GITIAM_TEST_UNSET_VAR")
+        .args(["serve", "--config"])
+        .arg(root.join("gitiam.toml"))
+        .args(["--listen", "127.0.0.1:0"])
+        .run()
+        .assert_code(2);
+    out.assert_stderr_contains("secret_env: environment variable GITIAM_TEST_UNSET_VAR is not set");
+}
+
+#[test]
+fn a_group_named_in_another_case_is_written_as_defined() {
+    let (_tmp, root) = setup("");
+    iam(&root, &["create-user", "--user-name", "bob"]).assert_success();
+    let original = text(&root);
+    let group =
+        |verb: &str, name: &str| iam(&root, &[verb, "--group-name", name, "--user-name", "bob"]);
+    group("add-user-to-group", "READERS").assert_success();
+    let after = text(&root);
+    assert!(
+        after.contains("name = \"bob\"\ngroups = [\"readers\"]\n"),
+        "{after}"
+    );
+    // Idempotent whatever the case, as in IAM.
+    group("add-user-to-group", "Readers").assert_success();
+    assert_eq!(text(&root), after);
+    // Removing finds it in another case, too.
+    group("remove-user-from-group", "READERS").assert_success();
+    assert_eq!(
+        text(&root),
+        original.replace("name = \"bob\"\n", "name = \"bob\"\ngroups = []\n")
+    );
+}
+
+#[test]
+fn quotas_and_delete_conflicts_of_ssh_keys_and_git_credentials() {
+    let (_tmp, root) = setup("");
+    for user in ["bob", "carol"] {
+        iam(&root, &["create-user", "--user-name", user]).assert_success();
+    }
+    let credential = |user: &str| {
+        iam(
+            &root,
+            &[
+                "create-service-specific-credential",
+                "--user-name",
+                user,
+                "--service-name",
+                "codecommit.amazonaws.com",
+            ],
+        )
+    };
+    credential("bob").assert_success();
+    credential("bob").assert_success();
+    let before = text(&root);
+    credential("bob").assert_code(1).assert_stderr_contains(
+        "An error occurred (LimitExceeded) when calling the CreateServiceSpecificCredential operation: Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2",
+    );
+    assert_eq!(text(&root), before);
+
+    let upload = |user: &str, n: usize| {
+        let pair = common::ssh::keygen(&root, &format!("{user}_key{n}"), "ed25519");
+        iam(
+            &root,
+            &[
+                "upload-ssh-public-key",
+                "--user-name",
+                user,
+                "--ssh-public-key-body",
+                &pair.public,
+            ],
+        )
+    };
+    for n in 0..5 {
+        upload("bob", n).assert_success();
+    }
+    let before = text(&root);
+    upload("bob", 5).assert_code(1).assert_stderr_contains(
+        "An error occurred (LimitExceeded) when calling the UploadSSHPublicKey operation: Cannot exceed quota for PublicKeysPerUser: 5",
+    );
+    assert_eq!(text(&root), before);
+
+    // bob has SSH keys (and credentials), carol only a credential.
+    credential("carol").assert_success();
+    let before = text(&root);
+    iam(&root, &["delete-user", "--user-name", "bob"])
+        .assert_code(1)
+        .assert_stderr_contains("An error occurred (DeleteConflict) when calling the DeleteUser operation: Cannot delete entity, must delete SSH public keys first.");
+    iam(&root, &["delete-user", "--user-name", "carol"])
+        .assert_code(1)
+        .assert_stderr_contains("An error occurred (DeleteConflict) when calling the DeleteUser operation: Cannot delete entity, must delete service-specific credentials first.");
+    assert_eq!(text(&root), before);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_folder_can_be_listed_but_not_edited() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_tmp, root) = setup("");
+    let is_root = id("-u") == [0];
+    if is_root && !common::require_tool("iam_cli_read_only", "setpriv", &["--version"]) {
+        return;
+    }
+    // Root writes anywhere: it runs the commands as nobody instead.
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = if is_root {
+            let mut cmd = Command::new("setpriv");
+            cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+                .arg(common::bin("gitiam"));
+            cmd
+        } else {
+            Command::new(common::bin("gitiam"))
+        };
+        cmd.current_dir(&root).arg("iam").args(args).run()
+    };
+    let original = text(&root);
+    let users = run(&["list-users"]).assert_success();
+    assert!(
+        users.stdout.contains("\"UserName\": \"alice\""),
+        "{}",
+        users.stdout
+    );
+    let lock = std::fs::canonicalize(&root)
+        .unwrap()
+        .join("gitiam.toml.lock");
+    run(&["create-user", "--user-name", "bob"])
+        .assert_code(1)
+        .assert_stderr_contains(&format!("cannot lock {}", lock.display()));
+    assert_eq!(text(&root), original);
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

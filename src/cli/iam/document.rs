@@ -2,34 +2,69 @@
 //! (`toml_edit`): find an account, its users and groups, and the lists of a
 //! user (`access_keys`, `ssh_keys`, `git_credentials`) whether they are
 //! written as `[[...]]` tables or inline arrays; then save: the new text
-//! must load with the server's own loader, and replaces the file atomically
-//! with its mode kept.
+//! must pass the server's own loader, and replaces the file atomically
+//! with its mode, owner and group kept.
+//!
+//! The whole read-modify-write holds an exclusive lock on `<config>.lock`,
+//! so two `gitiam iam` runs at once cannot lose an edit. The loader runs in
+//! its checking mode ([`crate::shared::config::check_str`]): secrets the
+//! server takes from its environment need not be in the administrator's.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
 use super::output::{CliError, IamError};
+use crate::shared::config::{self, ConfigError};
+
+/// What a command does with the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only reads it (`list-*`): the lock is shared, and skipped when the
+    /// lock file cannot be made (a read-only folder).
+    Read,
+    /// Changes it: the lock is exclusive and required.
+    Write,
+}
 
 /// The open configuration file.
 pub struct ConfigDocument {
     /// The file (symlinks resolved: the target is what gets replaced).
     path: PathBuf,
+    /// The folder its relative paths are resolved from (as the server does).
+    base: PathBuf,
     /// Its text when opened.
     original: String,
     /// The editable document.
     pub doc: DocumentMut,
     /// The account the command works on.
     pub account: String,
+    /// `<path>.lock`, locked until the document is dropped (the end of the
+    /// command); `None` only for reading when it could not be made.
+    _lock: Option<File>,
 }
 
 impl ConfigDocument {
-    /// Reads `path` (which must load as a configuration) and picks the
-    /// account: `account_id`, or the only one.
-    pub fn open(path: &Path, account_id: Option<&str>) -> Result<Self, CliError> {
-        crate::shared::config::load(path).map_err(CliError::Invalid)?;
-        let path = std::fs::canonicalize(path).map_err(|e| CliError::Io(path.to_path_buf(), e))?;
-        let original = std::fs::read_to_string(&path).map_err(|e| CliError::Io(path.clone(), e))?;
+    /// Locks and reads `path` (which must pass the configuration loader)
+    /// and picks the account: `account_id`, or the only one.
+    pub fn open(path: &Path, account_id: Option<&str>, access: Access) -> Result<Self, CliError> {
+        let base = config::base_dir(path);
+        let resolved = std::fs::canonicalize(path).map_err(|source| {
+            CliError::Invalid(ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        })?;
+        let lock = lock(&resolved, access)?;
+        let original = std::fs::read_to_string(&resolved).map_err(|source| {
+            CliError::Invalid(ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        })?;
+        config::check_str(path, &base, &original).map_err(CliError::Invalid)?;
+        let path = resolved;
         let doc: DocumentMut = original
             .parse()
             .map_err(|e: toml_edit::TomlError| CliError::Parse(path.clone(), e.to_string()))?;
@@ -64,9 +99,11 @@ impl ConfigDocument {
         };
         Ok(Self {
             path,
+            base,
             original,
             doc,
             account,
+            _lock: lock,
         })
     }
 
@@ -121,16 +158,15 @@ impl ConfigDocument {
     }
 
     /// Checks the edited document with the configuration loader and, when
-    /// it loads, replaces the file with it (atomically, mode kept).
+    /// it passes, replaces the file with it (atomically, mode and owner
+    /// kept).
     pub fn save(&self) -> Result<(), CliError> {
         let text = self.doc.to_string();
         if text == self.original {
             return Ok(());
         }
-        let parent = self.path.parent().unwrap_or(Path::new("."));
-        crate::shared::config::load_str(&self.path, parent, &text).map_err(CliError::Refused)?;
+        config::check_str(&self.path, &self.base, &text).map_err(CliError::Refused)?;
         replace_keeping_mode(&self.path, text.as_bytes())
-            .map_err(|e| CliError::Io(self.path.clone(), e))
     }
 
     /// The file, for messages.
@@ -139,22 +175,105 @@ impl ConfigDocument {
     }
 }
 
-/// Writes a sibling (owner-only from its first byte), gives it the mode of
-/// `path`, and renames it over `path`.
-fn replace_keeping_mode(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let permissions = std::fs::metadata(path)?.permissions();
+/// Opens (creating it owner-only if missing) and locks `<path>.lock`, a
+/// file of its own: `path` itself is replaced by rename, so a lock on it
+/// would be on the old inode. Waits for another `gitiam iam` holding it.
+fn lock(path: &Path, access: Access) -> Result<Option<File>, CliError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    // A lock file someone else made may be readable only: that is enough
+    // to lock it.
+    let opened = options
+        .open(&lock_path)
+        .or_else(|e| File::open(&lock_path).map_err(|_| e));
+    let file = match (opened, access) {
+        (Ok(file), _) => file,
+        // Reading without the lock is safe: the file is only ever replaced
+        // whole, by rename.
+        (Err(_), Access::Read) => return Ok(None),
+        (Err(e), Access::Write) => return Err(CliError::Lock(lock_path, e)),
+    };
+    let attempt = match access {
+        Access::Read => file.try_lock_shared(),
+        Access::Write => file.try_lock(),
+    };
+    let locked = match attempt {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "gitiam iam: waiting for another gitiam iam editing {} (lock {})",
+                path.display(),
+                lock_path.display()
+            );
+            match access {
+                Access::Read => file.lock_shared(),
+                Access::Write => file.lock(),
+            }
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    };
+    match (locked, access) {
+        (Ok(()), _) => Ok(Some(file)),
+        (Err(_), Access::Read) => Ok(None),
+        (Err(e), Access::Write) => Err(CliError::Lock(lock_path, e)),
+    }
+}
+
+/// Writes a sibling (owner-only from its first byte), gives it the owner,
+/// group and mode of `path`, and renames it over `path`. A sibling that
+/// cannot be given the owner (only root can give a file away) is removed
+/// and the change refused: the file is left as it was.
+fn replace_keeping_mode(path: &Path, data: &[u8]) -> Result<(), CliError> {
+    let io = |e| CliError::Io(path.to_path_buf(), e);
+    let metadata = std::fs::metadata(path).map_err(io)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".tmp{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let _ = std::fs::remove_file(&tmp);
     let result =
         crate::shared::secret_file::write(&tmp, data, crate::shared::secret_file::Create::New)
-            .and_then(|()| std::fs::set_permissions(&tmp, permissions))
-            .and_then(|()| std::fs::rename(&tmp, path));
+            .map_err(io)
+            .and_then(|()| keep_owner(path, &tmp, &metadata))
+            // After the owner: changing it clears set-id bits.
+            .and_then(|()| std::fs::set_permissions(&tmp, metadata.permissions()).map_err(io))
+            .and_then(|()| std::fs::rename(&tmp, path).map_err(io));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Gives `tmp` the owner and group of `path` (described by `original`)
+/// where they differ.
+#[cfg(unix)]
+fn keep_owner(path: &Path, tmp: &Path, original: &std::fs::Metadata) -> Result<(), CliError> {
+    use std::os::unix::fs::MetadataExt;
+    let (uid, gid) = (original.uid(), original.gid());
+    let new = std::fs::metadata(tmp).map_err(|e| CliError::Io(tmp.to_path_buf(), e))?;
+    let differs = |want: u32, have: u32| (want != have).then_some(want);
+    let (set_uid, set_gid) = (differs(uid, new.uid()), differs(gid, new.gid()));
+    if set_uid.is_none() && set_gid.is_none() {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(tmp, set_uid, set_gid).map_err(|source| CliError::Owner {
+        path: path.to_path_buf(),
+        uid,
+        gid,
+        source,
+    })
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_: &Path, _: &Path, _: &std::fs::Metadata) -> Result<(), CliError> {
+    Ok(())
 }
 
 /// A string field of a table.

@@ -2,7 +2,8 @@
 //! `gitiam.toml` in place as `aws iam` would change IAM: comments and layout
 //! kept ([`document`], a format-preserving TOML editor), the new text
 //! checked with the server's own loader before it atomically replaces the
-//! file (mode kept), the AWS CLI's JSON printed ([`output`]). A running
+//! file (mode, owner and group kept; one edit at a time, under a lock), the
+//! AWS CLI's JSON printed ([`output`]). A running
 //! server picks the change up with its usual reload.
 //!
 //! [`users`]: users and groups; [`keys`]: access keys and SSH public keys;
@@ -207,7 +208,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 }
 
 fn execute(args: &Args) -> Result<(), CliError> {
-    let mut doc = ConfigDocument::open(&args.config, args.account_id.as_deref())?;
+    let access = match args.command {
+        Command::ListUsers
+        | Command::ListAccessKeys { .. }
+        | Command::ListSshPublicKeys { .. }
+        | Command::ListServiceSpecificCredentials { .. } => document::Access::Read,
+        _ => document::Access::Write,
+    };
+    let mut doc = ConfigDocument::open(&args.config, args.account_id.as_deref(), access)?;
     match &args.command {
         Command::CreateUser { user_name } => users::create_user(&mut doc, user_name),
         Command::DeleteUser { user_name } => users::delete_user(&mut doc, user_name),

@@ -65,6 +65,24 @@ pub enum CliError {
     /// Reading or writing the file failed.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+    /// The lock file (`<config>.lock`) cannot be made or locked.
+    #[error("cannot lock {0} (held while the configuration is edited): {1}; the file is unchanged")]
+    Lock(PathBuf, std::io::Error),
+    /// The replaced file could not be given the original's owner.
+    #[error(
+        "cannot keep the owner {uid}:{gid} of {}: run as its owner or root; the file is unchanged ({source})",
+        path.display()
+    )]
+    Owner {
+        /// The configuration file.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// Its group.
+        gid: u32,
+        /// Why the owner could not be given.
+        source: std::io::Error,
+    },
 }
 
 /// Prints `value` as the AWS CLI does (JSON, four spaces).

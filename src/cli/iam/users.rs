@@ -93,18 +93,27 @@ pub fn list_users(doc: &ConfigDocument) -> Result<(), CliError> {
     Ok(())
 }
 
-fn group_exists(doc: &ConfigDocument, name: &str) -> bool {
+/// The group `name` as the file spells it (IAM names are
+/// case-insensitive; the loader wants a user's `groups` spelled as defined).
+fn group_named(doc: &ConfigDocument, name: &str) -> Option<String> {
     doc.account()
         .map(|a| entries(a, "groups"))
         .unwrap_or_default()
         .iter()
-        .any(|g| str_of(*g, "name").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .filter_map(|g| str_of(*g, "name"))
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .map(str::to_string)
+}
+
+/// Whether a user's `groups` entry `g` names `group`.
+fn names(g: &Value, group: &str) -> bool {
+    g.as_str().is_some_and(|n| n.eq_ignore_ascii_case(group))
 }
 
 /// `create-group --group-name G`.
 pub fn create_group(doc: &mut ConfigDocument, name: &str) -> Result<(), CliError> {
     const OP: &str = "CreateGroup";
-    if group_exists(doc, name) {
+    if group_named(doc, name).is_some() {
         return Err(IamError::new(
             "EntityAlreadyExists",
             OP,
@@ -144,13 +153,13 @@ pub fn add_user_to_group(
     user: &str,
 ) -> Result<(), CliError> {
     const OP: &str = "AddUserToGroup";
-    if !group_exists(doc, group) {
+    let Some(group) = group_named(doc, group) else {
         return Err(no_such_group(group, OP).into());
-    }
+    };
     let table = doc.user_mut(user, OP)?;
     match table.get_mut("groups") {
         Some(Item::Value(Value::Array(a))) => {
-            if !a.iter().any(|g| g.as_str() == Some(group)) {
+            if !a.iter().any(|g| names(g, &group)) {
                 a.push(group);
             }
         }
@@ -170,13 +179,13 @@ pub fn remove_user_from_group(
     user: &str,
 ) -> Result<(), CliError> {
     const OP: &str = "RemoveUserFromGroup";
-    if !group_exists(doc, group) {
+    if group_named(doc, group).is_none() {
         return Err(no_such_group(group, OP).into());
     }
     let table = doc.user_mut(user, OP)?;
     let removed = match table.get_mut("groups") {
         Some(Item::Value(Value::Array(a))) => {
-            let position = a.iter().position(|g| g.as_str() == Some(group));
+            let position = a.iter().position(|g| names(g, group));
             match position {
                 Some(i) => {
                     a.remove(i);

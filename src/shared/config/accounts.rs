@@ -190,8 +190,8 @@ impl Loader<'_> {
         }
         let secret = match (&k.secret, &k.secret_env) {
             (Some(s), None) => s.get_ref().clone(),
-            (None, Some(var)) => match std::env::var(var.get_ref()) {
-                Ok(v) if !v.is_empty() => v,
+            (None, Some(var)) => match self.env.value(var.get_ref(), || "x".repeat(40)) {
+                Some(v) if !v.is_empty() => v,
                 _ => {
                     return Err(self.err(
                         var,

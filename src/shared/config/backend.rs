@@ -138,12 +138,15 @@ impl Loader<'_> {
         })?;
         let value = match (&raw.value, &raw.value_env) {
             (Some(v), None) => v.clone(),
-            (None, Some(var)) => std::env::var(var).map_err(|_| {
-                self.err(
-                    h,
-                    format!("upstream_auth_header: environment variable {var} is not set"),
-                )
-            })?,
+            (None, Some(var)) => self
+                .env
+                .value(var, || "placeholder".to_string())
+                .ok_or_else(|| {
+                    self.err(
+                        h,
+                        format!("upstream_auth_header: environment variable {var} is not set"),
+                    )
+                })?,
             _ => {
                 return Err(self.err(
                     h,

@@ -179,33 +179,62 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
+    load_str(path, &base_dir(path), &text)
+}
+
+/// The folder relative paths of the configuration file `path` are resolved
+/// from: its own, made absolute so that paths in logs and the generated
+/// certificate's location do not depend on the working directory.
+pub fn base_dir(path: &Path) -> PathBuf {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    // Absolute, so that paths in logs and the generated certificate's
-    // location do not depend on the working directory.
-    let base = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
-    load_str(path, &base, &text)
+    std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf())
 }
 
 /// Validates `text` as the configuration file `path`, resolving relative paths
 /// from `base`.
 pub fn load_str(path: &Path, base: &Path, text: &str) -> Result<Config, ConfigError> {
-    let loader = Loader {
-        path: path.display().to_string(),
-        base: base.to_path_buf(),
-        text,
-        policies: HashMap::new(),
-        jwks_files: Vec::new(),
-    };
-    loader.run(path)
+    Loader::new(path, base, text, EnvSecrets::Resolve).run(path)
+}
+
+/// Validates `text` as [`load_str`] does, except that secrets taken from the
+/// environment (`secret_env`, `value_env`) are not read: an administrator
+/// editing the file (`gitiam iam`) need not have the server's secrets in
+/// their shell. The [`Config`] it returns holds placeholders for them: use
+/// it to check a file, never to serve.
+pub fn check_str(path: &Path, base: &Path, text: &str) -> Result<Config, ConfigError> {
+    Loader::new(path, base, text, EnvSecrets::Placeholder).run(path)
+}
+
+/// What the loader does with a secret named by an environment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvSecrets {
+    /// Reads the variable; unset is an error (the server).
+    Resolve,
+    /// Checks that a variable is named, and stands a valid placeholder in
+    /// for its value (checking a file without the secrets).
+    Placeholder,
+}
+
+impl EnvSecrets {
+    /// The value of `var`, or `placeholder` when not resolving; `None` when
+    /// the variable is unset (or not valid Unicode).
+    pub(crate) fn value(self, var: &str, placeholder: impl FnOnce() -> String) -> Option<String> {
+        match self {
+            EnvSecrets::Resolve => std::env::var(var).ok(),
+            EnvSecrets::Placeholder => Some(placeholder()),
+        }
+    }
 }
 
 struct Loader<'a> {
     path: String,
     base: PathBuf,
     text: &'a str,
+    /// Whether `*_env` secrets are read.
+    env: EnvSecrets,
     /// Policies by resolved path: a file used by many users is parsed once
     /// and shared.
     policies: HashMap<(PathBuf, bool), Arc<Policy>>,
@@ -213,7 +242,18 @@ struct Loader<'a> {
     jwks_files: Vec<PathBuf>,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    fn new(path: &Path, base: &Path, text: &'a str, env: EnvSecrets) -> Self {
+        Loader {
+            path: path.display().to_string(),
+            base: base.to_path_buf(),
+            text,
+            env,
+            policies: HashMap::new(),
+            jwks_files: Vec::new(),
+        }
+    }
+
     fn run(mut self, path: &Path) -> Result<Config, ConfigError> {
         let raw: raw::RawConfig = toml::from_str(self.text).map_err(|e| {
             let message = e.message().trim_end().to_string();
@@ -237,7 +277,7 @@ impl Loader<'_> {
             None => self.file_err(&e.to_string()),
         })?;
         let directory = self.directory(raw.accounts)?;
-        let webhooks = webhooks::validate(&raw.webhooks, &self.base)
+        let webhooks = webhooks::validate(&raw.webhooks, &self.base, self.env)
             .map_err(|(span, message)| self.at(&span, message))?;
         let mut files = vec![path.to_path_buf()];
         let mut policy_files: Vec<PathBuf> = self.policies.keys().map(|(p, _)| p.clone()).collect();

@@ -269,3 +269,91 @@ fn line_columns() {
     assert_eq!(line_column("ab\ncd", 4), (2, 2));
     assert_eq!(line_column("é\nx", 3), (2, 1));
 }
+
+#[test]
+fn checking_needs_no_secrets_from_the_environment() {
+    let dir = dir_with_policies();
+    let text = r#"
+[backend]
+upstream = "https://git.example.com/{repo}.git"
+upstream_auth_header = { name = "Authorization", value_env = "GITIAM_TEST_SURELY_UNSET_HEADER" }
+
+[[accounts]]
+id = "111122223333"
+[[accounts.users]]
+name = "ci"
+access_keys = [{ id = "AKIAEXAMPLECI0000001", secret_env = "GITIAM_TEST_SURELY_UNSET_KEY" }]
+
+[[webhooks]]
+name = "ci"
+url = "https://hooks.example.com/"
+secret_env = "GITIAM_TEST_SURELY_UNSET_HOOK"
+"#;
+    let path = dir.path().join("gitiam.toml");
+    // Checked: every reference names a variable; none is read.
+    let config = check_str(&path, dir.path(), text).unwrap();
+    assert!(
+        config
+            .directory
+            .access_key("AKIAEXAMPLECI0000001")
+            .is_some()
+    );
+    assert_eq!(config.webhooks.len(), 1);
+    // Loaded: each unset variable is an error, the first one found first.
+    let err = load_str(&path, dir.path(), text).unwrap_err().to_string();
+    assert!(
+        err.ends_with(
+            "upstream_auth_header: environment variable GITIAM_TEST_SURELY_UNSET_HEADER is not set"
+        ),
+        "{err}"
+    );
+    let without_header = text.replace(
+        "upstream_auth_header = { name = \"Authorization\", value_env = \"GITIAM_TEST_SURELY_UNSET_HEADER\" }\n",
+        "",
+    );
+    let err = load_str(&path, dir.path(), &without_header)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("secret_env: environment variable GITIAM_TEST_SURELY_UNSET_KEY is not set"),
+        "{err}"
+    );
+    let hook_only = without_header.replace(
+        "secret_env = \"GITIAM_TEST_SURELY_UNSET_KEY\"",
+        "secret = \"ci-secret-0123456789abcdef\"",
+    );
+    let err = load_str(&path, dir.path(), &hook_only)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("environment variable GITIAM_TEST_SURELY_UNSET_HOOK is not set"),
+        "{err}"
+    );
+    // Everything else is checked as before: neither or both of secret and
+    // secret_env, a bad id.
+    for (edit, message) in [
+        (
+            ("secret_env = \"GITIAM_TEST_SURELY_UNSET_KEY\"", ""),
+            "access key AKIAEXAMPLECI0000001: set exactly one of secret and secret_env",
+        ),
+        (
+            (
+                "secret_env = \"GITIAM_TEST_SURELY_UNSET_KEY\"",
+                "secret_env = \"GITIAM_TEST_SURELY_UNSET_KEY\", secret = \"ci-secret-0123456789abcdef\"",
+            ),
+            "access key AKIAEXAMPLECI0000001: set exactly one of secret and secret_env",
+        ),
+        (
+            ("AKIAEXAMPLECI0000001", "AKIAexample"),
+            "access key id `AKIAexample` must be AKIA",
+        ),
+        (
+            ("secret_env = \"GITIAM_TEST_SURELY_UNSET_HOOK\"", ""),
+            "webhook `ci`: set exactly one of secret and secret_env",
+        ),
+    ] {
+        let bad = text.replace(edit.0, edit.1);
+        let err = check_str(&path, dir.path(), &bad).unwrap_err().to_string();
+        assert!(err.contains(message), "{bad}\n{err}");
+    }
+}

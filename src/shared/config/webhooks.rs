@@ -11,6 +11,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::EnvSecrets;
 use crate::shared::policy::matcher::wildcard_match;
 
 /// One `[[webhooks]]` table as written.
@@ -172,7 +173,11 @@ pub const MAX_NAME: usize = 64;
 
 /// Validates every `[[webhooks]]` table; relative `ca` paths are resolved
 /// from `base`.
-pub fn validate(raw: &[Spanned<RawWebhook>], base: &Path) -> Result<Vec<Webhook>, SpanError> {
+pub fn validate(
+    raw: &[Spanned<RawWebhook>],
+    base: &Path,
+    env: EnvSecrets,
+) -> Result<Vec<Webhook>, SpanError> {
     let mut out: Vec<Webhook> = Vec::new();
     for table in raw {
         let w = table.get_ref();
@@ -195,7 +200,9 @@ pub fn validate(raw: &[Spanned<RawWebhook>], base: &Path) -> Result<Vec<Webhook>
         let secret = match (&w.secret, &w.secret_env) {
             (Some(s), None) => WebhookSecret::parse(s.get_ref()).map_err(|m| at(s, m))?,
             (None, Some(var)) => {
-                let value = std::env::var(var.get_ref()).map_err(|_| {
+                // The placeholder: 32 key bytes, as `whsec_` secrets hold.
+                let placeholder = || format!("whsec_{}", "A".repeat(43) + "=");
+                let value = env.value(var.get_ref(), placeholder).ok_or_else(|| {
                     at(
                         var,
                         format!("environment variable {} is not set", var.get_ref()),
