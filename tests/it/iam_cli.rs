@@ -143,8 +143,24 @@ fn every_command_keeps_comments_and_unrelated_lines() {
     )
     .assert_success();
 
-    // Access keys.
-    let key = iam_json(&root, &["create-access-key", "--user-name", "bob"]);
+    // Access keys. The fields come in the AWS CLI's order, as `aws iam
+    // create-access-key` prints them.
+    let out = iam(&root, &["create-access-key", "--user-name", "bob"]).assert_success();
+    let order: Vec<usize> = [
+        "\"UserName\"",
+        "\"AccessKeyId\"",
+        "\"Status\"",
+        "\"SecretAccessKey\"",
+        "\"CreateDate\"",
+    ]
+    .iter()
+    .map(|k| out.stdout.find(k).unwrap_or(usize::MAX))
+    .collect();
+    out.check(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "AccessKey fields in the AWS CLI's order",
+    );
+    let key: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let akid = key["AccessKey"]["AccessKeyId"]
         .as_str()
         .unwrap()

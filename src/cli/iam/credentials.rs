@@ -28,8 +28,9 @@ fn print_credential(
     status: String,
     created: Option<&str>,
 ) {
-    output::print_json(&serde_json::json!({
-        "ServiceSpecificCredential": output::ServiceSpecificCredential {
+    output::print_json(&output::one(
+        "ServiceSpecificCredential",
+        output::ServiceSpecificCredential {
             create_date: output::aws_time(created),
             service_name: SERVICE_NAME,
             service_user_name: git_credential::service_user_name(user_name, account),
@@ -37,8 +38,8 @@ fn print_credential(
             service_specific_credential_id: id,
             user_name: user_name.to_string(),
             status,
-        }
-    }));
+        },
+    ));
 }
 
 /// `create-service-specific-credential --user-name N --service-name
@@ -174,6 +175,6 @@ pub fn list(
             }
         }
     }
-    output::print_json(&serde_json::json!({ "ServiceSpecificCredentials": list }));
+    output::print_json(&output::one("ServiceSpecificCredentials", list));
     Ok(())
 }

@@ -47,13 +47,16 @@ pub fn create_access_key(doc: &mut ConfigDocument, name: &str) -> Result<(), Cli
     );
     doc.save()?;
     warn_if_readable(doc);
-    output::print_json(&serde_json::json!({ "AccessKey": output::AccessKey {
-        user_name,
-        access_key_id: id,
-        status: "Active",
-        secret_access_key: secret,
-        create_date: output::aws_time(Some(&created)).unwrap_or_default(),
-    }}));
+    output::print_json(&output::one(
+        "AccessKey",
+        output::AccessKey {
+            user_name,
+            access_key_id: id,
+            status: "Active",
+            secret_access_key: secret,
+            create_date: output::aws_time(Some(&created)).unwrap_or_default(),
+        },
+    ));
     Ok(())
 }
 
@@ -129,7 +132,7 @@ pub fn list_access_keys(doc: &ConfigDocument, user_name: Option<&str>) -> Result
             });
         }
     }
-    output::print_json(&serde_json::json!({ "AccessKeyMetadata": list }));
+    output::print_json(&output::one("AccessKeyMetadata", list));
     Ok(())
 }
 
@@ -213,14 +216,17 @@ pub fn upload_ssh_public_key(
         false,
     );
     doc.save()?;
-    output::print_json(&serde_json::json!({ "SSHPublicKey": output::SshPublicKey {
-        user_name,
-        ssh_public_key_id: id,
-        fingerprint,
-        ssh_public_key_body: body,
-        status: "Active",
-        upload_date: output::aws_time(Some(&uploaded)).unwrap_or_default(),
-    }}));
+    output::print_json(&output::one(
+        "SSHPublicKey",
+        output::SshPublicKey {
+            user_name,
+            ssh_public_key_id: id,
+            fingerprint,
+            ssh_public_key_body: body,
+            status: "Active",
+            upload_date: output::aws_time(Some(&uploaded)).unwrap_or_default(),
+        },
+    ));
     Ok(())
 }
 
@@ -273,7 +279,7 @@ pub fn list_ssh_public_keys(doc: &ConfigDocument, user_name: Option<&str>) -> Re
             });
         }
     }
-    output::print_json(&serde_json::json!({ "SSHPublicKeys": list }));
+    output::print_json(&output::one("SSHPublicKeys", list));
     Ok(())
 }
 

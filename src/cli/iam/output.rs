@@ -85,6 +85,16 @@ pub enum CliError {
     },
 }
 
+/// `{"KEY": value}`, with `value` serialized as itself: a struct keeps its
+/// fields in their declared order, the AWS CLI's (through
+/// `serde_json::json!` they would come out sorted).
+pub fn one<T: Serialize>(
+    key: &'static str,
+    value: T,
+) -> std::collections::BTreeMap<&'static str, T> {
+    std::collections::BTreeMap::from([(key, value)])
+}
+
 /// Prints `value` as the AWS CLI does (JSON, four spaces).
 pub fn print_json(value: &impl Serialize) {
     let mut out = Vec::new();

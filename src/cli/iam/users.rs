@@ -39,7 +39,7 @@ pub fn create_user(doc: &mut ConfigDocument, name: &str) -> Result<(), CliError>
         name,
         output::aws_time(Some(&output::now_rfc3339())),
     );
-    output::print_json(&serde_json::json!({ "User": user }));
+    output::print_json(&output::one("User", user));
     Ok(())
 }
 
@@ -89,7 +89,7 @@ pub fn list_users(doc: &ConfigDocument) -> Result<(), CliError> {
         .filter_map(|u| str_of(u, "name"))
         .map(|n| user_json(&doc.account, n, None))
         .collect();
-    output::print_json(&serde_json::json!({ "Users": users }));
+    output::print_json(&output::one("Users", users));
     Ok(())
 }
 
@@ -134,7 +134,7 @@ pub fn create_group(doc: &mut ConfigDocument, name: &str) -> Result<(), CliError
         arn: format!("arn:aws:iam::{account}:group/{name}"),
         create_date: output::aws_time(Some(&output::now_rfc3339())).unwrap_or_default(),
     };
-    output::print_json(&serde_json::json!({ "Group": group }));
+    output::print_json(&output::one("Group", group));
     Ok(())
 }
 
