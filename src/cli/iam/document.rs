@@ -175,9 +175,13 @@ impl ConfigDocument {
     }
 }
 
-/// Opens (creating it owner-only if missing) and locks `<path>.lock`, a
-/// file of its own: `path` itself is replaced by rename, so a lock on it
-/// would be on the old inode. Waits for another `gitiam iam` holding it.
+/// Opens (creating it if missing) and locks `<path>.lock`, a file of its
+/// own: `path` itself is replaced by rename, so a lock on it would be on
+/// the old inode. Waits for another `gitiam iam` holding it. The lock file
+/// is empty; it is made readable by whoever may read the configuration
+/// (its mode's read bits, its group), because opening it read-only is
+/// enough to lock it: administrators who share the file through a group
+/// then share the lock too.
 fn lock(path: &Path, access: Access) -> Result<Option<File>, CliError> {
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
@@ -185,15 +189,28 @@ fn lock(path: &Path, access: Access) -> Result<Option<File>, CliError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
+    let config_meta = std::fs::metadata(path).ok();
+    #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let readable = config_meta
+            .as_ref()
+            .map_or(0, |m| m.permissions().mode() & 0o044);
+        options.mode(0o600 | readable);
     }
     // A lock file someone else made may be readable only: that is enough
     // to lock it.
     let opened = options
         .open(&lock_path)
         .or_else(|e| File::open(&lock_path).map_err(|_| e));
+    #[cfg(unix)]
+    if let (Ok(file), Some(meta)) = (&opened, &config_meta) {
+        use std::os::unix::fs::MetadataExt;
+        // Best effort: the creator's group otherwise; not a reason to fail.
+        if file.metadata().is_ok_and(|m| m.gid() != meta.gid()) {
+            let _ = std::os::unix::fs::fchown(file, None, Some(meta.gid()));
+        }
+    }
     let file = match (opened, access) {
         (Ok(file), _) => file,
         // Reading without the lock is safe: the file is only ever replaced
