@@ -29,6 +29,7 @@ id = "{ACCOUNT}"
 [[accounts.users]]
 name = "alice"
 policies = ["policies/developers.json"]
+access_keys = [{{ id = "AKIAALICE00000000001", secret = "alice-secret-0123456789abcdef" }}]
 
 [[accounts.users]]
 name = "nobody"   # no policies: authenticated, allowed nothing
@@ -339,4 +340,43 @@ fn a_wrong_sigv4_password_gets_a_hint() {
         "{}",
         out.stderr
     );
+    // A timely signed password with the wrong secret: the same hint for a
+    // known key and an unknown one (it must not tell which keys exist).
+    let now = std::time::SystemTime::now();
+    let password = s
+        .server
+        .password("wrong-secret-0123456789abcdef", "demo", now);
+    let mut hints = Vec::new();
+    for akid in ["AKIAALICE00000000001", "AKIAUNKNOWN000000001"] {
+        let out = s
+            .server
+            .git_fixed(&s.root, akid, &password)
+            .args(["ls-remote", &s.server.url("demo")])
+            .run()
+            .assert_failure();
+        let hint: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("remote: gitiam:"))
+            .collect();
+        out.check(
+            hint.iter()
+                .any(|l| l.starts_with("remote: gitiam: the signature did not verify")),
+            "the wrong-secret hint",
+        );
+        hints.push(hint.join("\n"));
+    }
+    assert_eq!(
+        hints[0], hints[1],
+        "a known and an unknown key get the same answer"
+    );
+    // A user name that is neither an access key id nor a service user name
+    // (an e-mail address, as someone typing at git's prompt might give).
+    let out = s
+        .server
+        .git_fixed(&s.root, "alice@example.com", &password)
+        .args(["ls-remote", &s.server.url("demo")])
+        .run()
+        .assert_failure();
+    out.assert_stderr_contains("remote: gitiam: the credentials sent are malformed");
 }
