@@ -579,57 +579,42 @@ fn simulate_config_output_and_usage_errors() {
         .assert_code(3)
         .assert_stderr_contains("cannot be combined with --policy");
     let ghost = arn("user", "ghost");
-    gitiam(
-        root,
-        &[
-            "policy",
-            "simulate",
-            "--config",
+    // (config, principal, resource, what stderr says)
+    let cases = [
+        (
             "gitiam.toml",
-            "--principal",
-            &ghost,
-            "--action",
-            "codecommit:GitPull",
-            "--resource",
+            ghost.as_str(),
             REPO,
-        ],
-    )
-    .assert_code(3)
-    .assert_stderr_contains("is not defined in the configuration");
-    // A repository name where an ARN belongs: a usage error, not a deny.
-    gitiam(
-        root,
-        &[
-            "policy",
-            "simulate",
-            "--config",
+            "is not defined in the configuration",
+        ),
+        // A repository name where an ARN belongs: a usage error, not a deny.
+        (
             "gitiam.toml",
-            "--principal",
-            &alice,
-            "--action",
-            "codecommit:GitPull",
-            "--resource",
+            alice.as_str(),
             "demo",
-        ],
-    )
-    .assert_code(3)
-    .assert_stderr_contains("--resource \"demo\": expected an ARN");
-    gitiam(
-        root,
-        &[
-            "policy",
-            "simulate",
-            "--config",
-            "missing.toml",
-            "--principal",
-            &alice,
-            "--action",
-            "codecommit:GitPull",
-            "--resource",
-            REPO,
-        ],
-    )
-    .assert_code(3);
+            "--resource \"demo\": expected an ARN",
+        ),
+        ("missing.toml", alice.as_str(), REPO, "missing.toml"),
+    ];
+    for (config, principal, resource, says) in cases {
+        gitiam(
+            root,
+            &[
+                "policy",
+                "simulate",
+                "--config",
+                config,
+                "--principal",
+                principal,
+                "--action",
+                "codecommit:GitPull",
+                "--resource",
+                resource,
+            ],
+        )
+        .assert_code(3)
+        .assert_stderr_contains(says);
+    }
     let mut user_session = base.to_vec();
     user_session.extend(["--session-policy", "policies/deployer.json"]);
     gitiam(root, &user_session)
@@ -822,6 +807,13 @@ fn diff(root: &Path, new: &str, old: &str) -> Run {
     )
 }
 
+/// Replaces `from` with `to` in `dir/file`; `from` must be there.
+fn edit(dir: &Path, file: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    assert!(text.contains(from), "{file} has no {from:?}");
+    write(dir, file, &text.replace(from, to));
+}
+
 fn lines(run: &Run) -> Vec<String> {
     run.stdout.lines().map(str::to_string).collect()
 }
@@ -975,12 +967,7 @@ fn diff_reports_gains_and_removals() {
     // every representative ref, and no ref named "false" (the value of the
     // group policy's `Null` condition).
     variant("no-group", &|d| {
-        let config = std::fs::read_to_string(d.join("gitiam.toml")).unwrap();
-        write(
-            d,
-            "gitiam.toml",
-            &config.replace("groups = [\"developers\"]\n", ""),
-        );
+        edit(d, "gitiam.toml", "groups = [\"developers\"]\n", "")
     });
     let run = diff(root, "no-group", "old").assert_code(0);
     let got = lines(&run);
@@ -994,12 +981,12 @@ fn diff_reports_gains_and_removals() {
 
     // A new role chain: the deployer may become a new admin role.
     variant("chain", &|d| {
-        let mut config = std::fs::read_to_string(d.join("gitiam.toml")).unwrap();
-        config = config.replace(
+        edit(
+            d,
+            "gitiam.toml",
             "[[accounts.oidc_providers]]",
             "[[accounts.roles]]\nname = \"admin\"\ntrust_policy = \"policies/admin-trust.json\"\n\n[[accounts.oidc_providers]]",
         );
-        write(d, "gitiam.toml", &config);
         write(
             d,
             "policies/admin-trust.json",
@@ -1028,12 +1015,12 @@ fn diff_reports_gains_and_removals() {
 
     // Removals only: 0, every line `-`.
     variant("removed", &|d| {
-        let config = std::fs::read_to_string(d.join("gitiam.toml")).unwrap();
-        write(
+        edit(
             d,
             "gitiam.toml",
-            &config.replace("policies = [\"policies/release.json\"]\n", ""),
-        );
+            "policies = [\"policies/release.json\"]\n",
+            "",
+        )
     });
     let run = diff(root, "removed", "old").assert_code(0);
     let got = lines(&run);
