@@ -659,7 +659,7 @@ fn the_owner_and_group_of_the_file_are_kept() {
     let original = text(&other);
     let out = Command::new("setpriv")
         .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
-        .arg(common::bin("gitiam"))
+        .arg(gitiam_for_nobody(&other))
         .current_dir(&other)
         .args(["iam", "create-user", "--user-name", "carol"])
         .run()
@@ -836,6 +836,23 @@ fn quotas_and_delete_conflicts_of_ssh_keys_and_git_credentials() {
     assert_eq!(text(&root), before);
 }
 
+/// `gitiam` where the user nobody can run it: linked (or copied) into
+/// `dir/bin`. The build's own path may pass through folders that only
+/// root may enter (a checkout under /root).
+#[cfg(unix)]
+fn gitiam_for_nobody(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = bin.join("gitiam");
+    std::fs::hard_link(common::bin("gitiam"), &path)
+        .or_else(|_| std::fs::copy(common::bin("gitiam"), &path).map(|_| ()))
+        .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
 #[cfg(unix)]
 #[test]
 fn a_read_only_folder_can_be_listed_but_not_edited() {
@@ -846,12 +863,13 @@ fn a_read_only_folder_can_be_listed_but_not_edited() {
         return;
     }
     // Root writes anywhere: it runs the commands as nobody instead.
+    let nobody_gitiam = gitiam_for_nobody(&root);
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o555)).unwrap();
     let run = |args: &[&str]| {
         let mut cmd = if is_root {
             let mut cmd = Command::new("setpriv");
             cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
-                .arg(common::bin("gitiam"));
+                .arg(&nobody_gitiam);
             cmd
         } else {
             Command::new(common::bin("gitiam"))
