@@ -4,12 +4,11 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common;
 use crate::common::server::{ACCOUNT, bare_repo_with_commit, commit_file, git_ok, rev, write};
 use crate::common::ssh::{KeyPair, SshServer, keygen, sign_certificate};
+use crate::common::{self, CommandExt as _, Run};
 
 const ALICE: &str = "APKAALICE00000000001";
 const ALICE_INACTIVE: &str = "APKAALICE00000000002";
@@ -111,12 +110,14 @@ fn setup() -> Setup {
     s
 }
 
-fn run(mut cmd: std::process::Command) -> Output {
-    cmd.output().unwrap()
+/// Runs `cmd` through the harness (its failure messages show the command
+/// line, the environment, the status and both outputs).
+fn run(mut cmd: std::process::Command) -> Run {
+    cmd.run()
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+fn stderr(out: &Run) -> String {
+    out.stderr.clone()
 }
 
 #[test]
@@ -157,7 +158,7 @@ fn clone_fetch_and_push_a_branch_over_ssh() {
         c
     });
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("refs/heads/main"));
+    assert!(out.stdout.as_str().contains("refs/heads/main"));
 
     let work = s.root.join("clone-v2");
     commit_file(&work, "feature.txt");
@@ -382,7 +383,7 @@ fn a_source_with_too_many_failed_logins_is_disconnected() {
     }
     // Logged in: upload-pack's advertisement came (stdin is closed, so
     // the fetch itself ends there).
-    let logged_in = |out: &Output| String::from_utf8_lossy(&out.stdout).contains("refs/heads/main");
+    let logged_in = |out: &Run| out.stdout.contains("refs/heads/main");
     assert!(logged_in(&probe), "{}", text(&probe));
     // Unknown key ids from 127.0.0.2 until it is blocked.
     for _ in 0..4 {
@@ -705,7 +706,7 @@ fn the_host_key_is_generated_once_and_kept() {
         c.arg("-l").arg("-f").arg(&key);
         c
     });
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&fingerprint));
+    assert!(out.stdout.as_str().contains(&fingerprint));
 }
 
 #[test]
@@ -722,8 +723,7 @@ fn ssh_with_an_upstream_backend_refuses_to_start() {
     let out = std::process::Command::new(common::bin("gitiam"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(tmp.path().join("gitiam.toml"))
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         stderr(&out).contains("ssh_listen needs the embedded backend"),
@@ -781,7 +781,7 @@ fn quickstart_serves_ssh_with_the_printed_commands() {
         )
         .env_remove("SSH_AUTH_SOCK")
         .args(args);
-        c.output().unwrap()
+        c.run()
     };
     let out = git(tmp.path(), &["clone", &url, "work"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -840,7 +840,7 @@ fn certificates_from_a_trusted_ca_authenticate_users_and_role_sessions() {
     let alice = cert("alice", &s.ca, "alice-laptop", "user.alice", "-5m:+1h");
     let out = ls_remote(&alice, "user.alice");
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("refs/heads/main"));
+    assert!(out.stdout.as_str().contains("refs/heads/main"));
     let r = server.wait_audit(|r| r["ssh_key_id"] == "cert:ci:0:alice-laptop");
     assert_eq!(r["principal"], "arn:aws:iam::111122223333:user/alice");
     assert_eq!(r["decision"], "allowed");
@@ -918,12 +918,7 @@ fn certificates_from_a_trusted_ca_authenticate_users_and_role_sessions() {
     );
 }
 
-/// Status, stdout and stderr of `out`, for assertion messages.
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// The command, its status and outputs, for assertion messages.
+fn text(out: &Run) -> String {
+    out.to_string()
 }
