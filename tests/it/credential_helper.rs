@@ -344,57 +344,61 @@ fn shared_files_profiles_and_region() {
         ".aws/config",
         "[default]\nregion = eu-north-1\n[profile dev]\nregion = ap-southeast-2\n",
     );
-    let out = sb.run(&["get"], &[], &request("git.example.com", "v1/repos/x"));
-    let out = out.assert_success();
-    assert_eq!(out.fields()["username"], "AKIADEFAULT");
-    assert_valid(
-        &out.fields()["password"],
-        "defaultsecret",
-        "eu-north-1",
-        "git.example.com",
-        "/v1/repos/x",
+    // (args, env, host, key id and secret used, region signed for): the
+    // default profile; --profile over the environment's keys; --region
+    // over the profile's region; a CodeCommit host name over both.
+    let dev_region = ["--profile", "dev", "--region", "sa-east-1", "get"];
+    /// Arguments, environment, host, key id and secret used, region.
+    type Case<'a> = (
+        &'a [&'a str],
+        &'a [(&'a str, &'a str)],
+        &'a str,
+        (&'a str, &'a str),
+        &'a str,
     );
-
-    let out = sb.run(
-        &["--profile", "dev", "get"],
-        ENV_CREDS,
-        &request("git.example.com", "v1/repos/x"),
-    );
-    let out = out.assert_success();
-    assert_eq!(out.fields()["username"], "AKIADEV");
-    assert_valid(
-        &out.fields()["password"],
-        "devsecret",
-        "ap-southeast-2",
-        "git.example.com",
-        "/v1/repos/x",
-    );
-
-    // --region beats the profile; a CodeCommit host name beats both.
-    let out = sb.run(
-        &["--profile", "dev", "--region", "sa-east-1", "get"],
-        &[],
-        &request("git.example.com", "v1/repos/x"),
-    );
-    assert_valid(
-        &out.fields()["password"],
-        "devsecret",
-        "sa-east-1",
-        "git.example.com",
-        "/v1/repos/x",
-    );
-    let out = sb.run(
-        &["--profile", "dev", "--region", "sa-east-1", "get"],
-        &[],
-        &request("git-codecommit.us-east-2.amazonaws.com", "v1/repos/x"),
-    );
-    assert_valid(
-        &out.fields()["password"],
-        "devsecret",
-        "us-east-2",
-        "git-codecommit.us-east-2.amazonaws.com",
-        "/v1/repos/x",
-    );
+    let cases: [Case; 4] = [
+        (
+            &["get"],
+            &[],
+            "git.example.com",
+            ("AKIADEFAULT", "defaultsecret"),
+            "eu-north-1",
+        ),
+        (
+            &["--profile", "dev", "get"],
+            ENV_CREDS,
+            "git.example.com",
+            ("AKIADEV", "devsecret"),
+            "ap-southeast-2",
+        ),
+        (
+            &dev_region,
+            &[],
+            "git.example.com",
+            ("AKIADEV", "devsecret"),
+            "sa-east-1",
+        ),
+        (
+            &dev_region,
+            &[],
+            "git-codecommit.us-east-2.amazonaws.com",
+            ("AKIADEV", "devsecret"),
+            "us-east-2",
+        ),
+    ];
+    for (args, env, host, (akid, secret), region) in cases {
+        let out = sb
+            .run(args, env, &request(host, "v1/repos/x"))
+            .assert_success();
+        assert_eq!(out.fields()["username"], akid, "{args:?}");
+        assert_valid(
+            &out.fields()["password"],
+            secret,
+            region,
+            host,
+            "/v1/repos/x",
+        );
+    }
 
     // AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE elsewhere.
     let other = sb.write(
