@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::server::{
     ACCOUNT, DEVELOPERS, TestServer, bare_repo_with_commit, git_ok, rev, write,
@@ -119,14 +119,6 @@ fn git_with_store(s: &Setup, file: &Path) -> Command {
     cmd
 }
 
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn clone_and_push_with_git_credential_store_under_the_users_policies() {
     if !common::require_tool("git_credentials_clone", "git", &["--version"]) {
@@ -146,7 +138,7 @@ fn clone_and_push_with_git_credential_store_under_the_users_policies() {
     // The server reads the new credential on its next reload. Wait with
     // the credential given directly: a 401 on a stored credential makes git
     // erase it from the store (`credential reject`).
-    wait_for("the credential to work", || {
+    common::wait_for_reload("the credential to work", || {
         s.server
             .git_fixed(&s.root, &user, &password)
             .args(["ls-remote", &s.server.url("demo")])
@@ -192,7 +184,7 @@ fn clone_and_push_with_git_credential_store_under_the_users_policies() {
     let (_, nobody, nobody_password) = create(&s.root, "nobody");
     // Given directly: a 401 before the reload would make git erase a
     // stored credential.
-    wait_for("nobody's credential to load", || {
+    common::wait_for_reload("nobody's credential to load", || {
         let out = s
             .server
             .git_fixed(&s.root, &nobody, &nobody_password)
@@ -215,7 +207,7 @@ fn inactive_deleted_wrong_and_unknown_credentials_are_refused_alike() {
             .args(["ls-remote", &s.server.url("demo")])
             .run()
     };
-    wait_for("the credential to work", || {
+    common::wait_for_reload("the credential to work", || {
         works(&user, &password).succeeded()
     });
 
@@ -255,7 +247,7 @@ fn inactive_deleted_wrong_and_unknown_credentials_are_refused_alike() {
             "Inactive",
         ],
     );
-    wait_for("the inactive credential to be refused", || {
+    common::wait_for_reload("the inactive credential to be refused", || {
         !works(&user, &password).succeeded()
     });
     iam(
@@ -268,7 +260,7 @@ fn inactive_deleted_wrong_and_unknown_credentials_are_refused_alike() {
             "Active",
         ],
     );
-    wait_for("the active credential to work again", || {
+    common::wait_for_reload("the active credential to work again", || {
         works(&user, &password).succeeded()
     });
     // A reset password replaces the old one.
@@ -284,7 +276,7 @@ fn inactive_deleted_wrong_and_unknown_credentials_are_refused_alike() {
         .as_str()
         .unwrap()
         .to_string();
-    wait_for("the old password to be refused", || {
+    common::wait_for_reload("the old password to be refused", || {
         !works(&user, &password).succeeded()
     });
     assert!(works(&user, &new_password).succeeded());
@@ -296,7 +288,7 @@ fn inactive_deleted_wrong_and_unknown_credentials_are_refused_alike() {
             &id,
         ],
     );
-    wait_for("the deleted credential to be refused", || {
+    common::wait_for_reload("the deleted credential to be refused", || {
         !works(&user, &new_password).succeeded()
     });
 }

@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use crate::common::server::{ACCOUNT, Creds, TestServer, bare_repo_with_commit, write};
 use crate::common::{self, CommandExt as _, Run};
@@ -511,14 +510,6 @@ fn errors_are_iam_errors_and_refused_changes_leave_the_file_untouched() {
     iam(&root, &["list-users", "--account-id", "999999999999"]).assert_failure();
 }
 
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_running_server_picks_up_a_new_key_and_refuses_a_deleted_one() {
     if !common::require_tool("iam_cli_running_server", "git", &["--version"]) {
@@ -539,13 +530,13 @@ fn a_running_server_picks_up_a_new_key_and_refuses_a_deleted_one() {
             .run()
             .succeeded()
     };
-    wait_for("the new key to work", ls_remote);
+    common::wait_for_reload("the new key to work", ls_remote);
     iam(
         &root,
         &["delete-access-key", "--access-key-id", &creds.akid],
     )
     .assert_success();
-    wait_for("the deleted key to be refused", || !ls_remote());
+    common::wait_for_reload("the deleted key to be refused", || !ls_remote());
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use crate::common;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::common::CommandExt as _;
 use crate::common::server::{
@@ -462,14 +462,6 @@ fn ls_remote_ok(s: &Setup, who: (&str, &str)) -> bool {
         .success()
 }
 
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn reload_applies_good_edits_and_keeps_serving_on_bad_ones() {
     if !common::require_tool("reload_applies_good_edits", "git", &["--version"]) {
@@ -484,7 +476,7 @@ fn reload_applies_good_edits_and_keeps_serving_on_bad_ones() {
         "gitiam.toml",
         &format!("{}\n[[accounts.users]\n", config(true)),
     );
-    wait_for("the failed reload", || {
+    common::wait_for_reload("the failed reload", || {
         s.server.log().contains("configuration reload failed")
     });
     assert!(
@@ -495,7 +487,7 @@ fn reload_applies_good_edits_and_keeps_serving_on_bad_ones() {
     assert!(ls_remote_ok(&s, ALICE));
     // A broken policy file too.
     write(&s.root, "policies/read-only.json", "{ \"Version\": ");
-    wait_for("the second failed reload", || {
+    common::wait_for_reload("the second failed reload", || {
         s.server
             .log()
             .matches("configuration reload failed")
@@ -512,7 +504,7 @@ fn reload_applies_good_edits_and_keeps_serving_on_bad_ones() {
     // Removing alice's key takes effect at the next reload.
     write(&s.root, "policies/read-only.json", READ_ONLY);
     write(&s.root, "gitiam.toml", &config(false));
-    wait_for("the removed key to stop working", || {
+    common::wait_for_reload("the removed key to stop working", || {
         !ls_remote_ok(&s, ALICE)
     });
     assert!(ls_remote_ok(&s, READER));
@@ -527,7 +519,7 @@ fn reload_applies_good_edits_and_keeps_serving_on_bad_ones() {
     // SIGHUP reloads too (here: the key comes back).
     write(&s.root, "gitiam.toml", &config(true));
     s.server.hangup();
-    wait_for("the restored key", || ls_remote_ok(&s, ALICE));
+    common::wait_for_reload("the restored key", || ls_remote_ok(&s, ALICE));
 }
 
 #[test]

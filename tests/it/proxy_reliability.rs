@@ -20,10 +20,10 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::common::Run;
 use crate::common::server::{
     ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, write,
 };
+use crate::common::{self, Run};
 
 const ALICE: (&str, &str) = ("AKIAALICE00000000001", "alice-secret-0123456789abcdef");
 
@@ -138,15 +138,6 @@ fn run(cmd: &mut Command, bound: Duration) -> Run {
                 .status();
             panic!("hang: {cmd:?} still running after {bound:?}");
         }
-    }
-}
-
-/// Polls `cond` every 20 ms; panics with `what` after `bound`.
-fn wait_for(what: &str, bound: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + bound;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -365,7 +356,7 @@ fn join_within<T: Send + 'static>(
     handle: std::thread::JoinHandle<T>,
     bound: Duration,
 ) -> T {
-    wait_for(what, bound, || handle.is_finished());
+    common::wait_for(what, bound, || handle.is_finished());
     handle.join().unwrap()
 }
 
@@ -453,7 +444,7 @@ fn slow_request_heads_are_closed_after_header_read_timeout() {
          silent after TLS {silent:?}, no TLS handshake {no_tls:?}"
     );
     // Their slots are free again: only the /metrics request itself is open.
-    wait_for("connections to close", BOUND, || {
+    common::wait_for("connections to close", BOUND, || {
         connections_open(&server) == 1
     });
     assert_eq!(server.request("GET", "/healthz", &[]).status, 200);
@@ -651,7 +642,7 @@ fn connections_beyond_max_connections_wait_until_a_slot_frees() {
          {:?} after a slot was freed",
         waited.0, waited.1
     );
-    wait_for("connections to close", BOUND, || {
+    common::wait_for("connections to close", BOUND, || {
         connections_open(&server) == 1
     });
     let out = run(
@@ -693,7 +684,7 @@ fn sigterm_lets_a_push_in_flight_finish_and_refuses_new_connections() {
     let mut push = server.git(&work, &alice_creds());
     push.args(["push", &relay.url("demo"), "HEAD:refs/heads/slow"]);
     let push = std::thread::spawn(move || run(&mut push, BOUND));
-    wait_for("the push to be under way", BOUND, || {
+    common::wait_for("the push to be under way", BOUND, || {
         relay.forwarded.load(Ordering::SeqCst) > 700 * 1024
     });
 
@@ -701,7 +692,7 @@ fn sigterm_lets_a_push_in_flight_finish_and_refuses_new_connections() {
     let log = e.root.join("server.log");
     let term = terminate_async(server);
     // New connections are refused once the server has seen SIGTERM...
-    wait_for("new connections to be refused", BOUND, || {
+    common::wait_for("new connections to be refused", BOUND, || {
         StdTcpStream::connect(("127.0.0.1", port)).is_err()
     });
     // ...while the push is still going.
@@ -735,7 +726,7 @@ fn sigterm_with_a_stalled_request_exits_after_shutdown_timeout() {
     let mut push = server.git(&work, &alice_creds());
     push.args(["push", &relay.url("demo"), "HEAD:refs/heads/stalled"]);
     let push = std::thread::spawn(move || run(&mut push, BOUND));
-    wait_for("the push to stall", BOUND, || {
+    common::wait_for("the push to stall", BOUND, || {
         relay.stalled.load(Ordering::SeqCst)
     });
 
@@ -1004,11 +995,11 @@ fn reload_under_load_never_fails_uncleanly() {
     std::fs::write(&config_path, &good_allow).unwrap();
     let mut ls = server.git(&e.root, &alice_creds());
     ls.args(["ls-remote", &server.url("demo")]);
-    wait_for("the allowing configuration", BOUND, || {
+    common::wait_for("the allowing configuration", BOUND, || {
         run(&mut ls, BOUND).status.success()
     });
     std::fs::write(&config_path, &broken_syntax).unwrap();
-    wait_for("the broken edit to be refused", BOUND, || {
+    common::wait_for("the broken edit to be refused", BOUND, || {
         server.log().matches("configuration reload failed").count() > 0
     });
     std::thread::sleep(Duration::from_millis(1200));

@@ -10,6 +10,7 @@ pub mod ssh;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 pub use cmd::{CommandExt, Run};
 
@@ -92,4 +93,34 @@ pub fn json_files(dir: &std::path::Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// Polls `cond` every 20 ms until it holds; panics naming `what` once
+/// `bound` has passed.
+pub fn wait_for(what: &str, bound: Duration, cond: impl FnMut() -> bool) {
+    poll(what, bound, Duration::from_millis(20), cond);
+}
+
+/// Waits (up to 15 s) until a running server has reloaded a change to its
+/// configuration: `cond` is a request that tells. Polled every 100 ms, not
+/// faster: each refused attempt counts against the source's failed-login
+/// budget.
+pub fn wait_for_reload(what: &str, cond: impl FnMut() -> bool) {
+    poll(
+        what,
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        cond,
+    );
+}
+
+fn poll(what: &str, bound: Duration, every: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + bound;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {bound:?} waiting for {what}"
+        );
+        std::thread::sleep(every);
+    }
 }

@@ -51,17 +51,6 @@ fn http_backend() -> PathBuf {
     PathBuf::from(out.stdout.trim()).join("git-http-backend")
 }
 
-fn wait_for(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ready() {
-        assert!(
-            start.elapsed() < deadline,
-            "{what} did not come up within {deadline:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 impl NginxGit {
     /// Serves every bare repository under `repos_dir` (receive-pack enabled).
     /// With `basic_auth`, requests need those credentials and the user is
@@ -105,7 +94,7 @@ impl NginxGit {
             .process_group(0)
             .spawn()
             .unwrap();
-        wait_for("fcgiwrap", Duration::from_secs(10), || socket.exists());
+        super::wait_for("fcgiwrap", Duration::from_secs(10), || socket.exists());
 
         let auth = match basic_auth {
             Some((user, pass)) => {
