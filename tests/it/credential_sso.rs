@@ -214,6 +214,12 @@ fn cache_token(sb: &Sandbox, session: Option<&str>, token: &serde_json::Value) {
     ]);
 }
 
+/// A token cache entry as the AWS CLI writes it after `aws sso login`.
+fn token(access_token: &str, expires_at: SystemTime) -> serde_json::Value {
+    serde_json::json!({"startUrl": START_URL, "region": "us-east-1",
+        "accessToken": access_token, "expiresAt": iso(expires_at)})
+}
+
 fn sso_config(sb: &Sandbox, portal: &str) {
     sb.write(
         ".aws/config",
@@ -359,9 +365,10 @@ fn sso_session_profile_clones_and_pushes_through_gitiam() {
     cache_token(
         &sb,
         Some(SESSION),
-        &serde_json::json!({"startUrl": START_URL, "region": "us-east-1",
-            "accessToken": "access-token-1",
-            "expiresAt": iso(SystemTime::now() + Duration::from_secs(8 * 3600))}),
+        &token(
+            "access-token-1",
+            SystemTime::now() + Duration::from_secs(8 * 3600),
+        ),
     );
 
     // The helper alone: the role credentials, signed for the server's host.
@@ -479,9 +486,7 @@ fn missing_expired_and_refused_tokens_say_to_sign_in() {
     cache_token(
         &sb,
         None,
-        &serde_json::json!({"startUrl": START_URL, "region": "us-east-1",
-            "accessToken": "good-token",
-            "expiresAt": iso(SystemTime::now() - Duration::from_secs(60))}),
+        &token("good-token", SystemTime::now() - Duration::from_secs(60)),
     );
     let out = get("legacy");
     assert_sign_in_hint(&out, "legacy");
@@ -492,9 +497,10 @@ fn missing_expired_and_refused_tokens_say_to_sign_in() {
     cache_token(
         &sb,
         Some(SESSION),
-        &serde_json::json!({"startUrl": START_URL, "region": "us-east-1",
-            "accessToken": "revoked-token",
-            "expiresAt": iso(SystemTime::now() + Duration::from_secs(3600))}),
+        &token(
+            "revoked-token",
+            SystemTime::now() + Duration::from_secs(3600),
+        ),
     );
     let out = get("dev");
     assert_sign_in_hint(&out, "dev");
@@ -510,9 +516,7 @@ fn missing_expired_and_refused_tokens_say_to_sign_in() {
     cache_token(
         &sb,
         None,
-        &serde_json::json!({"startUrl": START_URL, "region": "us-east-1",
-            "accessToken": "good-token",
-            "expiresAt": iso(SystemTime::now() + Duration::from_secs(3600))}),
+        &token("good-token", SystemTime::now() + Duration::from_secs(3600)),
     );
     let cfg = std::fs::read_to_string(sb.home().join(".aws/config"))
         .unwrap()
