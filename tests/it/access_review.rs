@@ -308,30 +308,18 @@ fn simulate_agrees_with_the_server() {
         }
     }
     // Some of each: the comparison is not vacuous.
-    assert!(simulate_push(
-        root,
-        &arn("user", "alice"),
-        "refs/heads/feature",
-        &[]
-    ));
-    assert!(!simulate_push(
-        root,
-        &arn("user", "alice"),
-        "refs/heads/main",
-        &[]
-    ));
-    assert!(simulate_push(
-        root,
-        &arn("user", "bob"),
-        "refs/heads/release/1.0",
-        &[]
-    ));
-    assert!(!simulate_push(
-        root,
-        &arn("user", "bob"),
-        "refs/heads/feature",
-        &[]
-    ));
+    for (user, reference, allowed) in [
+        ("alice", "refs/heads/feature", true),
+        ("alice", "refs/heads/main", false),
+        ("bob", "refs/heads/release/1.0", true),
+        ("bob", "refs/heads/feature", false),
+    ] {
+        assert_eq!(
+            simulate_push(root, &arn("user", user), reference, &[]),
+            allowed,
+            "{user} pushing {reference}"
+        );
+    }
 
     role_session_agrees(root, &server);
 }
