@@ -17,6 +17,7 @@
 
 use super::Credentials;
 use super::sts_client::{self, parse_timestamp};
+use crate::shared::timestamp::utc_seconds;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -182,20 +183,6 @@ pub fn parse_cache_time(s: &str) -> Option<SystemTime> {
     parse_timestamp(s)
 }
 
-/// `time` as the CLI writes it: `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn format_cache_time(time: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(time);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
-}
-
 impl CachedToken {
     /// Reads the token cached in `path`.
     pub fn load(path: &Path) -> Result<Self, TokenFileError> {
@@ -277,7 +264,7 @@ impl CachedToken {
         fields.insert("startUrl".into(), start_url.into());
         fields.insert("region".into(), region.into());
         fields.insert("accessToken".into(), new.access_token.clone().into());
-        fields.insert("expiresAt".into(), format_cache_time(expires_at).into());
+        fields.insert("expiresAt".into(), utc_seconds(expires_at).into());
         if let Some(r) = &new.refresh_token {
             fields.insert("refreshToken".into(), r.clone().into());
         }
@@ -601,7 +588,7 @@ mod tests {
             ("HTTP 502".into(), String::new())
         );
         assert_eq!(
-            format_cache_time(UNIX_EPOCH + Duration::from_secs(1_893_456_000)),
+            utc_seconds(UNIX_EPOCH + Duration::from_secs(1_893_456_000)),
             "2030-01-01T00:00:00Z"
         );
         let e = SsoClient::new("portal.example", None).unwrap_err();

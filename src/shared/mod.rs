@@ -6,7 +6,8 @@
 //!   verify), and the `SignatureVerified` proof;
 //! - [`git`]: Git wire formats, read exactly as Git reads them;
 //! - [`config`]: `gitiam.toml`, lowered to a validated `Directory`;
-//! - [`secret_file`]: owner-only files replaced by rename.
+//! - [`secret_file`]: owner-only files replaced by rename;
+//! - [`timestamp`]: times as text, AWS's way and RFC 3339.
 
 /// A boxed error from a body or transport (request and response bodies,
 /// connections), shared by the Git wire formats and the server.
@@ -17,3 +18,4 @@ pub mod git;
 pub mod policy;
 pub mod secret_file;
 pub mod sigv4;
+pub mod timestamp;

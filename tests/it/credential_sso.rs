@@ -199,7 +199,7 @@ fn botocore_ready(test: &str) -> bool {
 }
 
 fn iso(t: SystemTime) -> String {
-    gitiam::client::sso::format_cache_time(t)
+    gitiam::shared::timestamp::utc_seconds(t)
 }
 
 /// Caches `token` for `session` (or, legacy, for `START_URL`) with botocore.

@@ -107,11 +107,7 @@ pub fn print_json(value: &impl Serialize) {
 
 /// Now, as stored in the configuration (`2026-12-03T10:00:00Z`).
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    crate::shared::timestamp::utc_seconds(std::time::SystemTime::now())
 }
 
 /// A stored time as the AWS CLI prints it (`+00:00`); `None` when absent

@@ -130,7 +130,7 @@ impl Resolver<'_> {
                 p,
                 &format!(
                     "the SSO token expired at {}",
-                    sso::format_cache_time(token.expires_at)
+                    crate::shared::timestamp::utc_seconds(token.expires_at)
                 ),
             ));
         }

@@ -35,14 +35,6 @@ pub struct PushOrigin {
     pub caller_arn: String,
 }
 
-fn now_rfc3339() -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::now_utc()
-        .format(format)
-        .unwrap_or_default()
-}
-
 /// The events of a push whose backend answered `report`; `commands` are
 /// the push's ref updates.
 pub fn events_of(
@@ -50,7 +42,7 @@ pub fn events_of(
     commands: &[RefUpdate],
     origin: &PushOrigin,
 ) -> Vec<PushEvent> {
-    let time = now_rfc3339();
+    let time = crate::shared::timestamp::utc_seconds(std::time::SystemTime::now());
     let mut out = Vec::new();
     for (name, options) in report.updated() {
         // send-pack ignores a status on a ref it did not push.

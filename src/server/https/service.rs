@@ -73,7 +73,7 @@ pub async fn handle(
     }
     let now = SystemTime::now();
     let mut record = AuditRecord {
-        time: rfc3339(now),
+        time: crate::shared::timestamp::rfc3339(now),
         request_id: format!("{:016x}", rand::random::<u64>()),
         source_ip: Some(peer.ip().to_canonical()),
         method: req.method().to_string(),
@@ -469,10 +469,4 @@ where
         }
     }
     Ok(out.freeze())
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

@@ -112,7 +112,7 @@ pub async fn run(request: GitRequest, channel: Channel<Msg>) {
 /// A fresh SSH audit record.
 pub fn new_record(now: SystemTime, peer: SocketAddr, method: &str, path: &str) -> AuditRecord {
     AuditRecord {
-        time: rfc3339(now),
+        time: crate::shared::timestamp::rfc3339(now),
         request_id: format!("{:016x}", rand::random::<u64>()),
         source_ip: Some(peer.ip().to_canonical()),
         transport: Transport::Ssh,
@@ -564,10 +564,4 @@ async fn stream(
     input.abort();
     counts.bytes_in += total.load(Ordering::Relaxed);
     Ok(status)
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

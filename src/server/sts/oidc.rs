@@ -149,8 +149,8 @@ pub async fn verify(
             ErrorCode::ExpiredTokenException,
             format!(
                 "Token expired: current date/time {} must be before the expiration date/time {}",
-                super::xml::format_time(now),
-                super::xml::format_time(UNIX_EPOCH + Duration::from_secs(exp))
+                crate::shared::timestamp::utc_seconds(now),
+                crate::shared::timestamp::utc_seconds(UNIX_EPOCH + Duration::from_secs(exp))
             ),
         ));
     }

@@ -3,7 +3,7 @@
 //! `ErrorResponse`. This is the one place where an [`StsError`] becomes an
 //! HTTP response; every text value goes through quick-xml's escaping.
 
-use std::time::SystemTime;
+use crate::shared::timestamp::utc_seconds;
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
@@ -14,20 +14,6 @@ use crate::server::session::token::Issued;
 
 /// The namespace of every STS response element.
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-
-/// AWS's `Expiration` format: `2026-12-01T03:04:05Z`.
-pub fn format_time(t: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
-}
 
 /// `GetCallerIdentity`'s answer.
 pub struct CallerIdentity<'a> {
@@ -96,7 +82,7 @@ pub fn assume_role(
     element(&mut out, "AccessKeyId", &claims.akid);
     element(&mut out, "SecretAccessKey", issued.secret.expose());
     element(&mut out, "SessionToken", &issued.session_token);
-    element(&mut out, "Expiration", &format_time(claims.expires_at()));
+    element(&mut out, "Expiration", &utc_seconds(claims.expires_at()));
     out.push_str("</Credentials>");
     out.push_str("<AssumedRoleUser>");
     element(&mut out, "AssumedRoleId", &claims.user_id());
@@ -168,7 +154,6 @@ pub fn throttled_response(retry_after_secs: u64, request_id: &str) -> Response<B
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
 
     use super::super::error::ErrorCode;
     use super::*;
@@ -210,12 +195,6 @@ mod tests {
         assert!(!ErrorCode::Throttling.is_authentication_failure());
         assert!(ErrorCode::SignatureDoesNotMatch.is_authentication_failure());
         assert!(!ErrorCode::MissingAuthenticationToken.is_authentication_failure());
-    }
-
-    #[test]
-    fn time_format() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_796_094_245);
-        assert_eq!(format_time(t), "2026-12-01T03:04:05Z");
     }
 
     #[test]
