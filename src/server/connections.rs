@@ -1,4 +1,5 @@
-//! The connection limit every front door applies: [`ConnectionSlots`].
+//! The connection limit every front door applies: [`ConnectionSlots`];
+//! and [`stopped`], the shutdown signal their accept loops stop on.
 //!
 //! A door takes a slot before it accepts a connection and the connection
 //! holds it until it ends, so at most `max_connections` connections per
@@ -10,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 /// `max_connections` slots, one per connection being served.
 pub struct ConnectionSlots {
@@ -46,6 +47,12 @@ impl ConnectionSlots {
             .await
             .is_ok_and(|acquired| acquired.is_ok())
     }
+}
+
+/// Resolves once the shutdown signal `stop` is (or was already) given: an
+/// accept loop selects on it to stop accepting.
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 #[cfg(test)]

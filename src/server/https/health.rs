@@ -22,6 +22,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use super::error;
+use crate::server::connections::stopped;
 use crate::server::state::StartError;
 
 /// Connections served at once (probes open one at a time).
@@ -83,11 +84,6 @@ pub async fn start(
         }
     });
     Ok((local, task))
-}
-
-/// Resolves once the shutdown signal is (or was already) given.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// `GET`/`HEAD /healthz` is 200 `ok`; the path with another method is

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::bridge;
 use super::error::SshError;
 use super::session::{Connection, Outcome};
-use crate::server::connections::{ConnectionSlot, ConnectionSlots};
+use crate::server::connections::{ConnectionSlot, ConnectionSlots, stopped};
 use crate::server::proxy_protocol;
 use crate::server::state::{StartError, State};
 
@@ -135,11 +135,6 @@ async fn accept_loop(
     if !slots.drained(state.server.shutdown_timeout).await {
         tracing::warn!("ssh: closing remaining sessions");
     }
-}
-
-/// Resolves once the shutdown signal is (or was already) given.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn connection(
