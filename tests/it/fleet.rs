@@ -935,8 +935,6 @@ fn the_health_listener_answers_probes_that_send_no_header() {
 /// then speaks TLS and `GET /healthz`: the status, or `None` when the
 /// connection is closed before an answer.
 fn healthz_after_header(port: u16, cert: &Path, header: &[u8]) -> Option<u16> {
-    use rustls_pki_types::pem::PemObject;
-    use std::sync::Arc;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -944,17 +942,7 @@ fn healthz_after_header(port: u16, cert: &Path, header: &[u8]) -> Option<u16> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in rustls_pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let config = crate::common::server::client_config(cert);
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket
             .bind(format!("{PROXY_SOURCE}:0").parse().unwrap())
@@ -965,7 +953,7 @@ fn healthz_after_header(port: u16, cert: &Path, header: &[u8]) -> Option<u16> {
             .unwrap();
         tcp.write_all(header).await.unwrap();
         let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        let connect = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp);
+        let connect = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
         let mut tls = tokio::time::timeout(Duration::from_secs(10), connect)
             .await
             .ok()?

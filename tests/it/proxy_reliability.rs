@@ -21,7 +21,7 @@ use rand::RngCore as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::common::server::{
-    ACCOUNT, Creds, TestServer, bare_repo_with_commit, git_ok, rev, write,
+    ACCOUNT, Creds, TestServer, bare_repo_with_commit, client_config, git_ok, rev, write,
 };
 use crate::common::{self, Run};
 
@@ -186,23 +186,6 @@ fn clone_with_big_commit(
 
 // ---------------------------------------------------------------------------
 // Raw TLS clients
-
-fn client_config(cert: &Path) -> Arc<rustls::ClientConfig> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    )
-}
 
 type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 

@@ -352,26 +352,14 @@ impl TestServer {
         body: &str,
     ) -> HttpResponse {
         use http_body_util::{BodyExt, Full};
-        use rustls_pki_types::pem::PemObject;
         use std::net::{Ipv4Addr, SocketAddr};
-        use std::sync::Arc;
 
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_pki_types::CertificateDer::pem_file_iter(self.cert()).unwrap() {
-                roots.add(cert.unwrap()).unwrap();
-            }
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            let config = client_config(&self.cert());
             let socket = tokio::net::TcpSocket::new_v4().unwrap();
             socket.bind(SocketAddr::new(source, 0)).unwrap();
             let tcp = socket
@@ -379,7 +367,7 @@ impl TestServer {
                 .await
                 .unwrap();
             let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            let tls = tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
                 .unwrap();
@@ -412,4 +400,23 @@ impl TestServer {
             }
         })
     }
+}
+
+/// A TLS client configuration that trusts only `cert` (a test server's
+/// certificate), for tests that speak TLS themselves.
+pub fn client_config(cert: &Path) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
 }
