@@ -162,6 +162,44 @@ fn resolve_session(
 }
 
 impl Identity {
+    /// A session of `role` with nothing of its own: no session tags (the
+    /// role's tags are its principal tags), no source identity, no
+    /// federation, not chained. What an SSH role certificate logs in as
+    /// (`kid` names the CA), and what access review decides for.
+    pub fn plain_role_session(
+        role: Arc<Role>,
+        session_name: &str,
+        kid: String,
+        (iat, exp): (u64, u64),
+        session_policy: Option<Vec<Arc<Policy>>>,
+    ) -> Identity {
+        let claims = SessionClaims {
+            iss: token::ISSUER.to_owned(),
+            kid,
+            akid: String::new(),
+            account: role.account.clone(),
+            role_arn: role.arn.clone(),
+            role_name: role.name.clone(),
+            role_id: role.role_id.clone(),
+            session_name: session_name.to_owned(),
+            source_identity: None,
+            tags: BTreeMap::new(),
+            transitive_tag_keys: Vec::new(),
+            policy: None,
+            federated_provider: None,
+            chained: false,
+            iat,
+            exp,
+        };
+        Identity::AssumedRole(Arc::new(AssumedRoleSession {
+            arn: claims.assumed_role_arn(),
+            tags: role.tags.clone(),
+            role,
+            claims,
+            session_policy,
+        }))
+    }
+
     /// The principal ARN (`...:user/NAME` or `...:assumed-role/ROLE/SESSION`).
     pub fn arn(&self) -> &str {
         match self {

@@ -3,13 +3,11 @@
 //! ([`Identity::AssumedRole`]), without a session policy unless one is
 //! given, exactly as `AssumeRole` would issue it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::server::access::{self, RequestFacts};
-use crate::server::identity::{AssumedRoleSession, Identity};
-use crate::server::session::token::{ISSUER, SessionClaims};
+use crate::server::identity::Identity;
 use crate::shared::config::{Directory, Role, User};
 use crate::shared::policy::Context;
 use crate::shared::policy::Policy;
@@ -143,31 +141,13 @@ impl<'a> Reviewer<'a> {
             .now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let claims = SessionClaims {
-            iss: ISSUER.to_string(),
-            kid: String::new(),
-            akid: String::new(),
-            account: role.account.clone(),
-            role_arn: role.arn.clone(),
-            role_name: role.name.clone(),
-            role_id: role.role_id.clone(),
-            session_name: session_name.to_string(),
-            source_identity: None,
-            tags: BTreeMap::new(),
-            transitive_tag_keys: Vec::new(),
-            policy: None,
-            federated_provider: None,
-            chained: false,
-            iat,
-            exp: iat.saturating_add(role.max_session_duration),
-        };
-        Identity::AssumedRole(Arc::new(AssumedRoleSession {
-            arn: claims.assumed_role_arn(),
-            role: Arc::clone(role),
-            claims,
+        Identity::plain_role_session(
+            Arc::clone(role),
+            session_name,
+            String::new(),
+            (iat, iat.saturating_add(role.max_session_duration)),
             session_policy,
-            tags: role.tags.clone(),
-        }))
+        )
     }
 }
 

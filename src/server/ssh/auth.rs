@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
@@ -21,8 +20,7 @@ use russh::keys::ssh_key::certificate::CertType;
 use russh::keys::{Certificate, HashAlg, PublicKey};
 
 use crate::server::access::{Authenticated, Proof};
-use crate::server::identity::{AssumedRoleSession, Identity};
-use crate::server::session::token::{ISSUER, SessionClaims};
+use crate::server::identity::Identity;
 use crate::shared::config::Directory;
 use crate::shared::config::ssh::{SshCertificateAuthority, valid_key_id};
 
@@ -212,32 +210,13 @@ fn principal_identity(
     if !session_name_ok {
         return Err(KeyRefusal::BadRoleCertificate);
     }
-    let claims = SessionClaims {
-        iss: ISSUER.to_owned(),
-        kid: format!("ssh-ca:{}", ca.name),
-        akid: String::new(),
-        account: ca.account.clone(),
-        role_arn: role.arn.clone(),
-        role_name: role.name.clone(),
-        role_id: role.role_id.clone(),
-        session_name: session_name.to_owned(),
-        source_identity: None,
-        tags: BTreeMap::new(),
-        transitive_tag_keys: Vec::new(),
-        policy: None,
-        federated_provider: None,
-        chained: false,
-        iat,
-        exp,
-    };
-    let session = AssumedRoleSession {
-        arn: claims.assumed_role_arn(),
-        tags: role.tags.clone(),
+    Ok(Identity::plain_role_session(
         role,
-        claims,
-        session_policy: None,
-    };
-    Ok(Identity::AssumedRole(Arc::new(session)))
+        session_name,
+        format!("ssh-ca:{}", ca.name),
+        (iat, exp),
+        None,
+    ))
 }
 
 impl Proof for SshKeyVerified {
